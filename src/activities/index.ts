@@ -1,0 +1,329 @@
+// Activities: thin adapters from plain JSON to engine calls. They resolve secrets, open connections,
+// heartbeat progress, and turn FerryErrors into Temporal failures an operator can act on.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { EndpointConfig, FerryConfig, MigrationConfig } from '../config';
+import { getEndpoint, getInventoryFor, getMigration, loadConfig, resolveSecret } from '../config';
+import type { PgConnInfo } from '../engine/connection';
+import { classifyPgError } from '../engine/connection';
+import {
+  buildFallbackPlan,
+  dropScratchDatabase,
+  dumpDatabase,
+  ensureScratchDatabase,
+  estimateFullMigration,
+  inspectSource as engineInspect,
+  restoreDump,
+  scratchDatabaseName,
+  verifyRestore,
+} from '../engine/poc';
+import { findPgTool } from '../engine/pg-tools';
+import { FerryError } from '../errors';
+import type { PocScope } from '../workflows/definitions';
+
+export interface ActivityDeps {
+  /** Where ferry.yaml is; re-read on every activity so an operator's fix applies on the next retry. */
+  configPath: string;
+  /** Heartbeat period for long work. */
+  heartbeatMs?: number;
+}
+
+export interface MigrationBrief {
+  migration: string;
+  source: string;
+  target: string;
+  database: string;
+  approvers: string[];
+  poc: { scope: PocScope; sizeCapMb: number; compression: number; jobs: number };
+}
+
+export interface TableSummary {
+  schema: string;
+  name: string;
+  kind: 'table' | 'partitioned' | 'partition';
+  bytes: number;
+  estimatedRows: number;
+  hasPrimaryKey: boolean;
+}
+
+/** Turn anything thrown into a failure whose type is in our vocabulary and whose message is safe. */
+export function toFailure(err: unknown, endpoint?: PgConnInfo): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  let fe: FerryError | undefined;
+  if (err instanceof FerryError) fe = err;
+  else if (endpoint && isPgError(err)) fe = classifyPgError(err, endpoint);
+  if (!fe) return err;
+  return ApplicationFailure.create({ type: fe.type, message: fe.message, nonRetryable: !fe.retryable });
+}
+
+function isPgError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string';
+}
+
+async function wrap<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toFailure(err);
+  }
+}
+
+/** Heartbeat `details` every `ms` while `work` runs, so the server notices a dead worker quickly. */
+async function withHeartbeat<T>(ms: number, details: () => unknown, work: (signal: AbortSignal) => Promise<T>) {
+  const ctx = Context.current();
+  ctx.heartbeat(details());
+  const timer = setInterval(() => ctx.heartbeat(details()), ms);
+  try {
+    return await work(ctx.cancellationSignal);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const hbMs = deps.heartbeatMs ?? 5_000;
+
+  async function context(migration: string) {
+    const cfg = await loadConfig(deps.configPath);
+    const m = getMigration(cfg, migration);
+    return { cfg, m, source: getEndpoint(cfg, m.source), target: getEndpoint(cfg, m.target) };
+  }
+
+  /** Endpoint + resolved secret. Only here, inside an activity, does a password exist in memory. */
+  async function conn(cfg: FerryConfig, ep: EndpointConfig, database?: string): Promise<PgConnInfo> {
+    const password = await resolveSecret(ep.password, { baseDir: cfg.configDir });
+    return {
+      endpointId: ep.id,
+      host: ep.host,
+      port: ep.port,
+      database: database ?? ep.database,
+      user: ep.user,
+      password,
+      sslmode: ep.sslmode,
+      sslrootcert: ep.sslrootcert,
+    };
+  }
+
+  function sourceDb(m: MigrationConfig, ep: EndpointConfig): string {
+    return m.database ?? ep.database;
+  }
+
+  return {
+    async describeMigration(input: { migration: string }): Promise<MigrationBrief> {
+      return wrap(async () => {
+        const { m, source } = await context(input.migration);
+        return {
+          migration: m.name,
+          source: m.source,
+          target: m.target,
+          database: sourceDb(m, source),
+          approvers: m.approvers,
+          poc: {
+            scope: { schemas: m.poc.schemas, tables: m.poc.tables },
+            sizeCapMb: m.poc.sizeCapMb,
+            compression: m.poc.compression,
+            jobs: m.poc.jobs,
+          },
+        };
+      });
+    },
+
+    async inspectSource(input: {
+      migration: string;
+      scope: PocScope;
+    }): Promise<{
+      serverVersion: string;
+      serverMajor: number;
+      databaseSize: number;
+      scopeBytes: number;
+      tables: TableSummary[];
+      findings: string[];
+    }> {
+      return wrap(async () => {
+        const { cfg, m, source } = await context(input.migration);
+        const c = await conn(cfg, source, sourceDb(m, source));
+        const inv = await engineInspect(c, input.scope);
+        // Refuse early, before a long dump, if our pg_dump cannot dump this server.
+        await findPgTool('pg_dump', inv.serverMajor);
+        const findings: string[] = [];
+        for (const t of inv.tables) {
+          if (t.kind === 'table' && !t.hasPrimaryKey) {
+            findings.push(`${t.schema}.${t.name} has no primary key (CDC will need REPLICA IDENTITY FULL)`);
+          }
+        }
+        if (inv.tables.length === 0) findings.push('the PoC scope selects no tables');
+        return {
+          serverVersion: inv.serverVersion,
+          serverMajor: inv.serverMajor,
+          databaseSize: inv.databaseSize,
+          scopeBytes: inv.scopeBytes,
+          tables: inv.tables.map((t) => ({
+            schema: t.schema,
+            name: t.name,
+            kind: t.kind,
+            bytes: t.bytes,
+            estimatedRows: t.estimatedRows,
+            hasPrimaryKey: t.hasPrimaryKey,
+          })),
+          findings,
+        };
+      });
+    },
+
+    async dumpSource(input: {
+      migration: string;
+      scope: PocScope;
+      compression: number;
+      runId: string;
+    }): Promise<{ file: string; bytes: number; seconds: number }> {
+      return wrap(async () => {
+        const { cfg, m, source } = await context(input.migration);
+        const c = await conn(cfg, source, sourceDb(m, source));
+        const dir = path.join(cfg.workDir, m.name);
+        await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+        const outFile = path.join(dir, `poc-${input.runId}.dump`);
+        let bytes = 0;
+        const r = await withHeartbeat(
+          hbMs,
+          () => ({ bytes }),
+          (signal) =>
+            dumpDatabase({
+              conn: c,
+              scope: input.scope,
+              compression: input.compression,
+              outFile,
+              signal,
+              onProgress: (p) => (bytes = p.bytes),
+            }),
+        );
+        return { file: r.file, bytes: r.bytes, seconds: r.seconds };
+      });
+    },
+
+    async restoreToScratch(input: {
+      migration: string;
+      file: string;
+      jobs: number;
+    }): Promise<{ scratchDatabase: string; seconds: number; warnings: string[] }> {
+      return wrap(async () => {
+        const { cfg, m, target } = await context(input.migration);
+        const admin = await conn(cfg, target);
+        const scratch = scratchDatabaseName(m.name);
+        // A retry (say after a worker died mid-restore) starts from a fresh scratch database.
+        await ensureScratchDatabase(admin, scratch, m.name);
+        let progress = { done: 0, total: 0 };
+        const r = await withHeartbeat(
+          hbMs,
+          () => progress,
+          (signal) =>
+            restoreDump({
+              conn: { ...admin, database: scratch },
+              file: input.file,
+              jobs: input.jobs,
+              signal,
+              onProgress: (p) => (progress = { done: p.done, total: p.total }),
+            }),
+        );
+        return { scratchDatabase: scratch, seconds: r.seconds, warnings: r.warnings };
+      });
+    },
+
+    async verifyScratch(input: {
+      migration: string;
+      tables: TableSummary[];
+      sizeCapBytes: number;
+    }): Promise<{ ok: boolean; tables: number; checksummed: number; differences: string[] }> {
+      return wrap(async () => {
+        const { cfg, m, source, target } = await context(input.migration);
+        const src = await conn(cfg, source, sourceDb(m, source));
+        const tgt = await conn(cfg, target, scratchDatabaseName(m.name));
+        let progress = { done: 0, total: input.tables.length };
+        const report = await withHeartbeat(
+          hbMs,
+          () => progress,
+          () =>
+            verifyRestore({
+              source: src,
+              target: tgt,
+              tables: input.tables,
+              sizeCapBytes: input.sizeCapBytes,
+              onProgress: (p) => (progress = { done: p.done, total: p.total }),
+            }),
+        );
+        const dir = path.join(cfg.workDir, m.name);
+        await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+        await fs.writeFile(path.join(dir, 'poc-verify.json'), JSON.stringify(report, null, 2));
+        return {
+          ok: report.ok,
+          tables: report.tables.length,
+          checksummed: report.tables.filter((t) => t.checksummed).length,
+          differences: report.differences,
+        };
+      });
+    },
+
+    async planFromPoc(input: {
+      migration: string;
+      dumpFile: string;
+      dumpBytes: number;
+      dumpSeconds: number;
+      restoreSeconds: number;
+      scopeBytes: number;
+      databaseBytes: number;
+    }): Promise<{
+      estimate: { bytesPerSecond: number; estimatedSeconds: number; basis: string };
+      planFile: string;
+    }> {
+      return wrap(async () => {
+        const { cfg, m, source } = await context(input.migration);
+        const estimate = estimateFullMigration({
+          scopeBytes: input.scopeBytes,
+          databaseBytes: input.databaseBytes,
+          dumpSeconds: input.dumpSeconds,
+          restoreSeconds: input.restoreSeconds,
+          dumpBytes: input.dumpBytes,
+        });
+        const db = sourceDb(m, source);
+        const inv = getInventoryFor(cfg, source.id, db);
+        const plan = buildFallbackPlan({
+          migration: m.name,
+          source: {
+            endpointId: source.id,
+            host: source.host,
+            port: source.port,
+            database: db,
+            user: source.user,
+            passwordRef: source.password,
+          },
+          dumpFile: input.dumpFile,
+          owners: inv?.owners ?? [],
+          fallbackContacts: m.fallback?.contacts ?? [],
+          application: inv?.application,
+          sla: inv?.sla,
+        });
+        const dir = path.join(cfg.workDir, m.name);
+        await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+        const planFile = path.join(dir, 'fallback-plan.json');
+        await fs.writeFile(planFile, JSON.stringify({ migration: m.name, estimate, ...plan }, null, 2));
+        return { estimate, planFile };
+      });
+    },
+
+    async dropScratch(input: {
+      migration: string;
+    }): Promise<{ database: string; dropped: boolean; reason?: string }> {
+      return wrap(async () => {
+        const { cfg, m, target } = await context(input.migration);
+        const admin = await conn(cfg, target);
+        const database = scratchDatabaseName(m.name);
+        const r = await dropScratchDatabase(admin, database, m.name);
+        return { database, dropped: r.dropped, reason: r.reason };
+      });
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,271 @@
+// The `ferry` command line: dev stack, worker, PoC, status, approvals, list, demo.
+// Command names and --json outputs are an interface scripts call: add to them, never rename.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { FerryClient, pocWorkflowId } from '../client';
+import { loadConfig } from '../config';
+import * as stack from '../dev/stack';
+import { FerryError } from '../errors';
+import type { PocInput, PocStatus } from '../workflows/definitions';
+import { renderStatus } from './format';
+
+type Out = (line: string) => void;
+const out: Out = (l) => process.stdout.write(l + '\n');
+const err: Out = (l) => process.stderr.write(l + '\n');
+
+/** --config, else $FERRY_CONFIG, else ./ferry.yaml, else the embedded stack's .ferry/dev/ferry.yaml. */
+export function resolveConfigPath(flag?: string): string {
+  if (flag) return path.resolve(flag);
+  if (process.env.FERRY_CONFIG) return path.resolve(process.env.FERRY_CONFIG);
+  const local = path.resolve('ferry.yaml');
+  if (existsSync(local)) return local;
+  const dev = stack.stackPaths().config;
+  if (existsSync(dev)) return dev;
+  return local; // loadConfig explains what to do when it is missing
+}
+
+async function clientFor(configFlag?: string): Promise<FerryClient> {
+  const cfg = await loadConfig(resolveConfigPath(configFlag));
+  return FerryClient.connect(cfg.temporal);
+}
+
+function positiveInt(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new FerryError('CONFIG_INVALID', `${name} must be a whole number ≥ 1, got "${v}"`);
+    }
+    return n;
+  };
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Follow a workflow until it finishes or reaches a gate, printing each step transition once.
+ * Returns the last status seen.
+ */
+export async function follow(
+  client: FerryClient,
+  workflowId: string,
+  opts: { untilGate?: boolean; print?: Out; pollMs?: number },
+): Promise<PocStatus | undefined> {
+  const print = opts.print ?? (() => undefined);
+  const seen = new Map<string, string>();
+  let last: PocStatus | undefined;
+  for (;;) {
+    const desc = await client.describe(workflowId);
+    try {
+      last = await client.status(workflowId);
+    } catch {
+      // The first workflow task may not have run yet; a closed workflow still answers queries.
+    }
+    if (last) {
+      for (const s of last.steps) {
+        const key = `${s.status}`;
+        if (seen.get(s.name) !== key && s.status !== 'pending') {
+          seen.set(s.name, key);
+          const t = s.seconds !== undefined ? ` (${s.seconds.toFixed(1)} s)` : '';
+          print(`  ${s.name}: ${s.status}${t}${s.detail && s.status !== 'running' ? ` — ${s.detail}` : ''}`);
+        }
+      }
+      if (opts.untilGate && last.pendingGate) return last;
+    }
+    if (desc.status.name !== 'RUNNING') return last;
+    await sleep(opts.pollMs ?? 500);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('ferry')
+    .description('Migrate PostgreSQL to Aurora PostgreSQL (or any PostgreSQL) as durable Temporal workflows')
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const dev = program.command('dev').description('the embedded stack: Temporal dev server + PostgreSQL 13 and 15');
+  dev
+    .command('up')
+    .description('start (or reuse) the stack on loopback and write .ferry/dev/ferry.yaml')
+    .option('--scale <n>', 'size of the sample database (1 ≈ 30 MiB)', positiveInt('--scale'))
+    .option('--reseed', 'drop and reseed the sample database')
+    .option('--json', 'print the stack description as JSON')
+    .action(async (o: { scale?: number; reseed?: boolean; json?: boolean }) => {
+      const info = await stack.up({ scale: o.scale, reseed: o.reseed, log: o.json ? err : out });
+      if (o.json) out(JSON.stringify(info));
+      else {
+        out(`ready. config: ${info.configPath}`);
+        out(`Temporal: ${info.temporalAddress}   Web UI: ${info.uiUrl}`);
+        out(`source PostgreSQL 13: 127.0.0.1:${info.source.port}/${info.source.database}`);
+        out(`target PostgreSQL 15: 127.0.0.1:${info.target.port}/${info.target.database}`);
+      }
+    });
+  dev
+    .command('down')
+    .description('stop everything `dev up` started (data is kept unless --purge)')
+    .option('--purge', 'also delete .ferry/dev (databases, Temporal history, passwords)')
+    .action(async (o: { purge?: boolean }) => {
+      const stopped = await stack.down(undefined, o.purge);
+      out(stopped.length ? `stopped: ${stopped.join(', ')}` : 'nothing was running');
+    });
+  dev
+    .command('status')
+    .description('what of the embedded stack runs')
+    .option('--json')
+    .action(async (o: { json?: boolean }) => {
+      const st = await stack.status();
+      if (o.json) out(JSON.stringify(st));
+      else for (const c of st) out(`${c.running ? 'running' : 'stopped'}  ${c.name}  ${c.address ?? ''}  ${c.pid ? `pid ${c.pid}` : ''}  ${c.detail ?? ''}`);
+    });
+
+  program
+    .command('worker')
+    .description('run a worker: all workflows and activities on the task queue')
+    .option('--config <file>', 'ferry.yaml')
+    .option('--task-queue <name>', 'overrides temporal.taskQueue')
+    .action(async (o: { config?: string; taskQueue?: string }) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the worker's native runtime loads only for this command
+      const { runWorker } = require('../worker') as typeof import('../worker');
+      const configPath = resolveConfigPath(o.config);
+      err(`ferry worker: config ${configPath}`);
+      await runWorker({ configPath, taskQueue: o.taskQueue });
+    });
+
+  program
+    .command('poc <migration>')
+    .description('run the proof of concept: pg_dump, pg_restore into a scratch database, verify, approve')
+    .option('--config <file>', 'ferry.yaml')
+    .option('--schema <name>', 'limit the scope to this schema (repeatable)', collect, [])
+    .option('--table <schema.table>', 'limit the scope to this table (repeatable)', collect, [])
+    .option('--size-cap-mb <n>', 'tables larger than this are counted but not checksummed', positiveInt('--size-cap-mb'))
+    .option('--wait', 'follow progress until the approval gate and the end')
+    .option('--json', 'print JSON (the final line is the result or the started workflow)')
+    .action(async (migration: string, o: { config?: string; schema: string[]; table: string[]; sizeCapMb?: number; wait?: boolean; json?: boolean }) => {
+      const cfg = await loadConfig(resolveConfigPath(o.config));
+      const client = await FerryClient.connect(cfg.temporal);
+      try {
+        const input: PocInput = { migration };
+        if (o.schema.length || o.table.length) input.scope = { schemas: o.schema, tables: o.table };
+        if (o.sizeCapMb) input.sizeCapMb = o.sizeCapMb;
+        if (!cfg.migrations.some((m) => m.name === migration)) {
+          throw new FerryError(
+            'MIGRATION_UNKNOWN',
+            `${cfg.configPath}: migration "${migration}" is not defined; defined: ${cfg.migrations.map((m) => m.name).join(', ') || 'none'}`,
+          );
+        }
+        const h = await client.startPoc(input);
+        if (!o.json) out(`started ${h.workflowId}; follow with \`ferry status ${h.workflowId}\``);
+        if (!o.wait) {
+          if (o.json) out(JSON.stringify({ workflowId: h.workflowId, runId: h.firstExecutionRunId }));
+          return;
+        }
+        const st = await follow(client, h.workflowId, { untilGate: true, print: o.json ? err : out });
+        if (st?.pendingGate) {
+          (o.json ? err : out)(
+            `waiting for approval: ferry approve ${h.workflowId} --gate ${st.pendingGate.name} --by <approver> --reason "..."  (approvers: ${st.pendingGate.approvers.join(', ')})`,
+          );
+        }
+        const res = await client.result(h.workflowId);
+        if (o.json) out(JSON.stringify({ workflowId: h.workflowId, ...res }));
+        else out(renderStatus(h.workflowId, res.status));
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
+    .command('status <workflow-id>')
+    .description('phase, step timings, findings and the pending gate of a workflow')
+    .option('--config <file>', 'ferry.yaml')
+    .option('--json')
+    .action(async (id: string, o: { config?: string; json?: boolean }) => {
+      const client = await clientFor(o.config);
+      try {
+        const [st, desc] = await Promise.all([client.status(id), client.describe(id)]);
+        if (o.json) out(JSON.stringify({ workflowId: id, execution: desc.status.name, ...st }));
+        else out(`${renderStatus(id, st)}\n  execution: ${desc.status.name}`);
+      } finally {
+        await client.close();
+      }
+    });
+
+  for (const decision of ['approve', 'reject'] as const) {
+    program
+      .command(`${decision} <workflow-id>`)
+      .description(`${decision} the pending gate of a workflow (recorded with who, when, why)`)
+      .requiredOption('--gate <name>', 'the gate, e.g. poc')
+      .requiredOption('--by <who>', 'your identity; must be an approver of the migration')
+      .option('--reason <text>', 'why; recorded in history')
+      .option('--config <file>', 'ferry.yaml')
+      .option('--json')
+      .action(async (id: string, o: { gate: string; by: string; reason?: string; config?: string; json?: boolean }) => {
+        const client = await clientFor(o.config);
+        try {
+          const rec = await client.decide(id, decision, { gate: o.gate, by: o.by, reason: o.reason });
+          if (o.json) out(JSON.stringify(rec));
+          else out(`${rec.gate}: ${rec.decision} by ${rec.by} at ${rec.at}`);
+        } finally {
+          await client.close();
+        }
+      });
+  }
+
+  program
+    .command('list')
+    .description('migration workflows on the task queue, newest first')
+    .option('--config <file>', 'ferry.yaml')
+    .option('--json')
+    .action(async (o: { config?: string; json?: boolean }) => {
+      const client = await clientFor(o.config);
+      try {
+        const rows = await client.list();
+        if (o.json) out(JSON.stringify(rows));
+        else if (!rows.length) out('no workflows yet; start one with `ferry poc <migration>`');
+        else
+          for (const r of rows)
+            out(`${r.workflowId.padEnd(32)} ${r.status.padEnd(10)} ${(r.phase ?? '').padEnd(18)} ${r.pendingGate ? `gate ${r.pendingGate}` : ''}`.trimEnd());
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
+    .command('demo')
+    .description('start the embedded stack and a worker, run the PoC on the sample database, auto-approve')
+    .option('--scale <n>', 'size of the sample database', positiveInt('--scale'))
+    .option('--json', 'print one JSON line with the result at the end')
+    .addOption(new Option('--approver <name>', 'who auto-approves').default(stack.DEMO_APPROVER).hideHelp())
+    .action(async (o: { scale?: number; json?: boolean; approver: string }) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads the worker runtime only for the demo
+      const { runDemo } = require('./demo') as typeof import('./demo');
+      const ok = await runDemo({ scale: o.scale, json: !!o.json, approver: o.approver, out, err });
+      if (!ok) process.exitCode = 1;
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof FerryError) {
+      err(`ferry: ${e.type}: ${e.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  }
+}
+
+void pocWorkflowId;
+if (require.main === module) {
+  main(process.argv).catch((e) => {
+    err(`ferry: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,244 @@
+// The shape of ferry.yaml as zod schemas (the single source of validation and of
+// schema/ferry.schema.json), and the types of the normalized config that loadConfig returns.
+
+import { z } from 'zod';
+import { DURATION_PATTERN } from './duration';
+import { SECRET_REF_PATTERN } from './secrets';
+
+export const ENDPOINT_ROLES = ['source', 'target'] as const;
+export type EndpointRole = (typeof ENDPOINT_ROLES)[number];
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+export const ENGINES = ['native', 'aws-dms'] as const;
+export type Engine = (typeof ENGINES)[number];
+export const MIGRATION_TYPES = ['full-load', 'full-load-and-cdc', 'cdc'] as const;
+export type MigrationType = (typeof MIGRATION_TYPES)[number];
+
+// No regex flags: JSON Schema patterns have none, and the generated schema must accept what we accept.
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+const TABLE_PATTERN = /^[^.\s]+\.[^.\s]+$/;
+
+// Descriptions go into the JSON Schema (editor hover text) and into error messages as the fix's hint,
+// so each reads as "what to write here".
+const text = (description: string) => z.string().min(1).describe(description);
+const name = (description: string) =>
+  z
+    .string()
+    .regex(NAME_PATTERN, { error: 'use letters, digits, "-" and "_", starting with a letter or digit' })
+    .describe(description);
+const duration = (description: string) =>
+  z
+    .string()
+    .regex(DURATION_PATTERN, { error: 'use a whole number followed by ms, s, m, h or d, e.g. 15m' })
+    .describe(description);
+
+const TemporalSchema = z
+  .strictObject({
+    address: text('Temporal frontend host:port').default('127.0.0.1:7233'),
+    namespace: text('Temporal namespace').default('default'),
+    taskQueue: text('task queue the Ferry workers poll').default('ferry'),
+  })
+  .prefault({})
+  .describe('where the Temporal server is; defaults suit `temporal server start-dev`');
+
+const EndpointSchema = z.strictObject({
+  id: name('endpoint id that migrations and the inventory refer to, e.g. onsite'),
+  role: z.enum(ENDPOINT_ROLES).describe('source (migrated from) or target (migrated to)'),
+  host: text('host name or IP address of the PostgreSQL server'),
+  port: z.int().min(1).max(65535).default(5432).describe('TCP port, 1..65535'),
+  database: text('database name; the default database of migrations from this endpoint'),
+  user: text('PostgreSQL user Ferry logs in as'),
+  password: z
+    .string()
+    .regex(SECRET_REF_PATTERN)
+    .describe('secret reference env:NAME, file:PATH or aws-secretsmanager:ARN, never the password itself'),
+  sslmode: z.enum(SSL_MODES).default('prefer').describe('libpq sslmode'),
+  sslrootcert: text('CA certificate file for verify-ca / verify-full; relative to this file').optional(),
+});
+
+const OwnerSchema = z.strictObject({
+  name: text('person or team name'),
+  email: z.email({ error: 'use an email address like alice@example.com' }).optional().describe('email address'),
+  phone: text('phone number; quote it so YAML keeps it a string').optional(),
+  role: text('role, e.g. app-owner, dba, on-call').optional(),
+});
+
+const SlaSchema = z.strictObject({
+  maxDowntime: duration('longest write outage the application accepts at cutover, e.g. 15m').optional(),
+  rpo: duration('recovery point objective: data loss the application accepts, e.g. 0s').optional(),
+  businessHours: text('free text, e.g. "Mon-Fri 08:00-18:00 Europe/Berlin"').optional(),
+});
+
+const InventoryEntrySchema = z.strictObject({
+  database: text('database name on the endpoint'),
+  endpoint: text('id of the source endpoint that holds the database'),
+  application: text('application that uses the database'),
+  owners: z.array(OwnerSchema).min(1).describe('people to ask and notify: at least one, with name and email'),
+  sla: SlaSchema.optional().describe('service levels the cutover must respect'),
+  tags: z.record(z.string(), z.string()).optional().describe('free-form string labels, e.g. tier: gold'),
+});
+
+const PocSchema = z
+  .strictObject({
+    schemas: z.array(text('schema name')).default([]).describe('schemas to dump; empty means all'),
+    tables: z
+      .array(z.string().regex(TABLE_PATTERN, { error: 'write tables as schema.table, e.g. public.orders' }))
+      .default([])
+      .describe('"schema.table" names to dump; empty means all'),
+    sizeCapMb: z
+      .number()
+      .positive()
+      .default(256)
+      .describe('tables larger than this many MB are row-counted only, not checksummed; > 0'),
+    compression: z.int().min(0).max(9).default(6).describe('pg_dump -Z compression level, 0..9'),
+    jobs: z.int().min(1).max(64).default(4).describe('pg_restore -j parallel jobs, 1..64'),
+  })
+  .prefault({})
+  .describe('proof-of-concept dump/restore options');
+
+const FallbackSchema = z
+  .strictObject({
+    contacts: z.array(OwnerSchema).default([]).describe('who to notify when falling back'),
+  })
+  .prefault({})
+  .describe('the way back after cutover');
+
+const MigrationSchema = z.strictObject({
+  name: name('migration name, used by `ferry start <name>`'),
+  source: text('id of an endpoint with role source'),
+  target: text('id of an endpoint with role target'),
+  database: text("database to migrate; default: the source endpoint's database").optional(),
+  engine: z.enum(ENGINES).default('native').describe('native (Ferry workers) or aws-dms (AWS DMS)'),
+  migrationType: z.enum(MIGRATION_TYPES).default('full-load').describe('as in AWS DMS'),
+  tableMappings: text('DMS table-mapping JSON file; relative to this file').optional(),
+  taskSettings: text('DMS task-settings JSON file; relative to this file').optional(),
+  approvers: z
+    .array(text('email or user name'))
+    .min(1)
+    .describe('who may approve gates such as the cutover: at least one email or user name'),
+  poc: PocSchema,
+  fallback: FallbackSchema,
+});
+
+/** The file as written (input side: before defaults). */
+export const FerryFileSchema = z
+  .strictObject({
+    temporal: TemporalSchema,
+    workDir: text('directory for dumps and scratch files; relative to this file').default('.ferry/work'),
+    endpoints: z
+      .array(EndpointSchema)
+      .min(1)
+      .describe('PostgreSQL servers Ferry connects to, each with role source or target: at least one'),
+    inventory: z.array(InventoryEntrySchema).default([]).describe('catalog of source databases: application, owners, SLA'),
+    migrations: z.array(MigrationSchema).default([]).describe('migrations Ferry can run'),
+  })
+  .meta({ title: 'ferry.yaml', description: 'Ferry configuration: endpoints, inventory, migrations' });
+
+export type FerryFileInput = z.input<typeof FerryFileSchema>;
+export type FerryFile = z.output<typeof FerryFileSchema>;
+
+/** The JSON Schema of ferry.yaml (input shape, with defaults shown), for editors and docs. */
+export function ferryJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(FerryFileSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+}
+
+/** ferryJsonSchema() as the exact text of schema/ferry.schema.json. */
+export function renderFerryJsonSchema(): string {
+  return `${JSON.stringify(ferryJsonSchema(), null, 2)}\n`;
+}
+
+// ---- Normalized config: what loadConfig returns. Every default applied, every path absolute,
+// every duration in seconds. Plain JSON, so it can travel in workflow inputs; it holds secret
+// references, never secret values.
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+}
+
+export interface EndpointConfig {
+  id: string;
+  role: EndpointRole;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  /** A secret reference for resolveSecret; a relative file: path is already made absolute. */
+  password: string;
+  sslmode: SslMode;
+  /** Absolute path. */
+  sslrootcert?: string;
+}
+
+export interface Owner {
+  name: string;
+  email?: string;
+  phone?: string;
+  role?: string;
+}
+
+export interface Sla {
+  /** Seconds. */
+  maxDowntime?: number;
+  /** Seconds. */
+  rpo?: number;
+  businessHours?: string;
+}
+
+export interface InventoryEntry {
+  database: string;
+  /** Id of an endpoint with role source. */
+  endpoint: string;
+  application: string;
+  owners: Owner[];
+  /** Always present; its fields are set only when ferry.yaml sets them. */
+  sla: Sla;
+  tags: Record<string, string>;
+}
+
+export interface PocOptions {
+  /** Empty: all schemas. */
+  schemas: string[];
+  /** "schema.table"; empty: all tables. */
+  tables: string[];
+  sizeCapMb: number;
+  compression: number;
+  jobs: number;
+}
+
+export interface FallbackOptions {
+  contacts: Owner[];
+}
+
+export interface MigrationConfig {
+  name: string;
+  /** Id of an endpoint with role source. */
+  source: string;
+  /** Id of an endpoint with role target. */
+  target: string;
+  /** Defaulted to the source endpoint's database. */
+  database: string;
+  engine: Engine;
+  migrationType: MigrationType;
+  /** Absolute path of an existing file. */
+  tableMappings?: string;
+  /** Absolute path of an existing file. */
+  taskSettings?: string;
+  approvers: string[];
+  poc: PocOptions;
+  fallback: FallbackOptions;
+}
+
+export interface FerryConfig {
+  /** Absolute path of the config file. */
+  configPath: string;
+  /** Absolute directory of the config file; relative paths in it were resolved against this. */
+  configDir: string;
+  temporal: TemporalConfig;
+  /** Absolute. */
+  workDir: string;
+  endpoints: EndpointConfig[];
+  inventory: InventoryEntry[];
+  migrations: MigrationConfig[];
+}

@@ -1,0 +1,65 @@
+// Ferry's error vocabulary: one SCREAMING_SNAKE type per failure an operator can act on, and the one
+// list of types that retrying cannot fix (fed to every activity retry policy and to alerts).
+// Pure module: imported by workflows (for the type names) as well as by activities and the CLI.
+
+export const ErrorType = {
+  /** A ferry.yaml, mapping or settings file is invalid; the message names file, field and fix. */
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  /** A secret reference (env:, file:, aws-secretsmanager:) cannot be resolved. */
+  SECRET_UNRESOLVED: 'SECRET_UNRESOLVED',
+  /** The server refused the credentials (SQLSTATE 28P01 / 28000). */
+  AUTH_FAILED: 'AUTH_FAILED',
+  /** No route / connection refused / DNS failure / timeout reaching an endpoint. May heal: retried. */
+  ENDPOINT_UNREACHABLE: 'ENDPOINT_UNREACHABLE',
+  /** The database named by an endpoint does not exist (SQLSTATE 3D000). */
+  DATABASE_MISSING: 'DATABASE_MISSING',
+  /** The user lacks a privilege Ferry needs (SQLSTATE 42501). */
+  PRIVILEGE_MISSING: 'PRIVILEGE_MISSING',
+  /** pg_dump / pg_restore / temporal not found or too old. */
+  TOOL_MISSING: 'TOOL_MISSING',
+  /** pg_dump or pg_restore exited non-zero for a reason that is not transient. */
+  TOOL_FAILED: 'TOOL_FAILED',
+  /** Restored data differs from the source. */
+  VERIFY_FAILED: 'VERIFY_FAILED',
+  /** A scratch database exists that Ferry did not create: refusing to drop someone else's data. */
+  SCRATCH_NOT_OURS: 'SCRATCH_NOT_OURS',
+  /** A migration name that is not in the config. */
+  MIGRATION_UNKNOWN: 'MIGRATION_UNKNOWN',
+  /** An approval that the gate refuses (not an approver, no such gate). */
+  APPROVAL_INVALID: 'APPROVAL_INVALID',
+} as const;
+export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** Types no retry can fix: activities fail at once with these, workflows surface them to operators. */
+export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
+  ErrorType.CONFIG_INVALID,
+  ErrorType.SECRET_UNRESOLVED,
+  ErrorType.AUTH_FAILED,
+  ErrorType.DATABASE_MISSING,
+  ErrorType.PRIVILEGE_MISSING,
+  ErrorType.TOOL_MISSING,
+  ErrorType.TOOL_FAILED,
+  ErrorType.VERIFY_FAILED,
+  ErrorType.SCRATCH_NOT_OURS,
+  ErrorType.MIGRATION_UNKNOWN,
+  ErrorType.APPROVAL_INVALID,
+];
+
+/**
+ * An error Ferry raises on purpose: `type` is from the vocabulary above, `message` says what happened
+ * and what to do. Thrown by engine/config/dev code; activities map it to an ApplicationFailure.
+ */
+export class FerryError extends Error {
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'FerryError';
+  }
+
+  get retryable(): boolean {
+    return !NON_RETRYABLE_ERROR_TYPES.includes(this.type);
+  }
+}

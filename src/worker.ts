@@ -1,0 +1,93 @@
+// One worker process: registers every workflow and activity on the task queue, logs JSON lines,
+// and on SIGINT/SIGTERM stops polling and lets in-flight activities finish (or heartbeat) first.
+import { DefaultLogger, LogLevel, NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { loadConfig } from './config';
+
+export interface WorkerRunOptions {
+  configPath: string;
+  taskQueue?: string;
+  /** Overrides config.temporal.address. */
+  address?: string;
+  namespace?: string;
+  /** Pre-built workflow bundle (tests); default: bundle src/workflows at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  shutdownGraceTime?: string;
+  heartbeatMs?: number;
+  maxConcurrentActivityTaskExecutions?: number;
+  logLevel?: LogLevel;
+}
+
+let runtimeInstalled = false;
+
+/** Structured logs: one JSON object per line on stderr. Install before anything creates a Runtime. */
+export function installRuntime(level: LogLevel = 'INFO'): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({
+    logger: new DefaultLogger(level, (entry) => {
+      const { level: lvl, message, meta, timestampNanos } = entry;
+      const line = {
+        time: new Date(Number(timestampNanos / 1_000_000n)).toISOString(),
+        level: lvl.toLowerCase(),
+        msg: message,
+        ...scrub(meta),
+      };
+      process.stderr.write(JSON.stringify(line) + '\n');
+    }),
+    // Let the Worker react to these signals: it stops polling and drains in-flight tasks.
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+  });
+}
+
+/** Log metadata never carries secrets, but activity inputs could grow: keep lines small and flat. */
+function scrub(meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!meta) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(meta)) {
+    if (/password|secret|token/i.test(k)) continue;
+    out[k] = typeof v === 'object' && v !== null ? JSON.stringify(v).slice(0, 500) : v;
+  }
+  return out;
+}
+
+export async function createWorker(opts: WorkerRunOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const cfg = await loadConfig(opts.configPath);
+  const connection = await NativeConnection.connect({ address: opts.address ?? cfg.temporal.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: opts.namespace ?? cfg.temporal.namespace,
+    taskQueue: opts.taskQueue ?? cfg.temporal.taskQueue,
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: require.resolve('./workflows') }),
+    activities: createActivities({ configPath: opts.configPath, heartbeatMs: opts.heartbeatMs }),
+    shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 8,
+  });
+  return { worker, connection };
+}
+
+/** Run until a shutdown signal (or worker.shutdown()). */
+export async function runWorker(opts: WorkerRunOptions): Promise<void> {
+  installRuntime(opts.logLevel);
+  const { worker, connection } = await createWorker(opts);
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  // `node dist/src/worker.js <config> [taskQueue]`: used by tests that kill a worker process.
+  const [configPath, taskQueue] = process.argv.slice(2);
+  runWorker({
+    configPath: configPath ?? 'ferry.yaml',
+    taskQueue,
+    heartbeatMs: process.env.FERRY_HEARTBEAT_MS ? Number(process.env.FERRY_HEARTBEAT_MS) : undefined,
+  }).catch((err) => {
+    process.stderr.write(`ferry worker: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

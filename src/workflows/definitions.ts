@@ -1,0 +1,114 @@
+// Names shared by workflows, the client and the CLI: updates, queries, search attributes, and the
+// plain data shapes they carry. These names are recorded in history: never rename a released one.
+//
+// Glossary:
+//   migration  a named entry of ferry.yaml: source endpoint -> target endpoint, engine, type, approvers
+//   gate       a point where the workflow waits for a person (`poc`, later `assessment`, `cutover`)
+//   scope      the schemas/tables a PoC dumps (empty = the whole database)
+//   scratch    the throw-away database on the target server a PoC restores into
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+
+export const GATES = ['poc'] as const;
+export type GateName = (typeof GATES)[number];
+
+/** Custom search attributes (all Keyword), registered by `ferry dev up` and the test server. */
+export const SEARCH_ATTRIBUTES = [
+  { name: 'FerryMigration', type: 'Keyword' },
+  { name: 'FerryPhase', type: 'Keyword' },
+  { name: 'FerryPendingGate', type: 'Keyword' },
+] as const;
+
+export interface PocScope {
+  schemas: string[];
+  /** "schema.table" */
+  tables: string[];
+}
+
+export interface PocInput {
+  migration: string;
+  /** Overrides the migration's `poc` scope from ferry.yaml. */
+  scope?: PocScope;
+  /** Overrides `poc.sizeCapMb`. */
+  sizeCapMb?: number;
+  /** Timeout of the approval gate, e.g. '7 days'. Default 7 days; on timeout the PoC is rejected. */
+  gateTimeout?: string;
+}
+
+export interface ApprovalRequest {
+  gate: GateName | string;
+  by: string;
+  reason?: string;
+}
+
+export interface ApprovalRecord {
+  gate: string;
+  decision: 'approved' | 'rejected' | 'timed-out';
+  by: string;
+  reason?: string;
+  /** ISO time, from the workflow clock. */
+  at: string;
+}
+
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface StepRecord {
+  name: string;
+  status: StepStatus;
+  startedAt?: string;
+  endedAt?: string;
+  seconds?: number;
+  detail?: string;
+}
+
+export interface PendingGate {
+  name: string;
+  approvers: string[];
+  since: string;
+  deadline?: string;
+}
+
+export interface CompensationRecord {
+  name: string;
+  status: 'done' | 'failed';
+  detail?: string;
+}
+
+export type PocPhase =
+  | 'starting'
+  | 'inspect'
+  | 'dump'
+  | 'restore'
+  | 'verify'
+  | 'plan'
+  | 'awaiting-approval'
+  | 'cleanup'
+  | 'approved'
+  | 'rejected'
+  | 'failed';
+
+export interface PocStatus {
+  migration: string;
+  phase: PocPhase;
+  steps: StepRecord[];
+  findings: string[];
+  pendingGate?: PendingGate;
+  approvals: ApprovalRecord[];
+  compensations: CompensationRecord[];
+  /** Summaries of each step's result (small: full reports live in the work dir). */
+  source?: { serverVersion: string; databaseSize: number; tables: number; scopeBytes: number };
+  dump?: { file: string; bytes: number; seconds: number };
+  restore?: { scratchDatabase: string; seconds: number; warnings: number };
+  verify?: { ok: boolean; tables: number; checksummed: number; differences: string[] };
+  estimate?: { bytesPerSecond: number; estimatedSeconds: number; basis: string };
+  fallbackPlanFile?: string;
+  error?: string;
+}
+
+export interface PocResult {
+  outcome: 'approved' | 'rejected';
+  status: PocStatus;
+}
+
+export const approveGate = defineUpdate<ApprovalRecord, [ApprovalRequest]>('approveGate');
+export const rejectGate = defineUpdate<ApprovalRecord, [ApprovalRequest]>('rejectGate');
+export const statusQuery = defineQuery<PocStatus>('status');

@@ -1,0 +1,2 @@
+// Every workflow the worker registers. Imported by the bundler: orchestration only, no I/O.
+export { proofOfConcept } from './poc';
