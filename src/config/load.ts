@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ErrorType, FerryError } from '../errors';
 import { parseDuration } from './duration';
 import {
+  ENDPOINT_ROLES,
   FerryFileSchema,
   type EndpointConfig,
   type FerryConfig,
@@ -64,7 +65,17 @@ function parseConfigAt(text: string, label: string, configPath: string): FerryCo
 
   // merge: true accepts `<<: *defaults`, which operators use to share endpoint settings.
   const doc = YAML.parseDocument(text, { merge: true, prettyErrors: true });
-  if (doc.errors.length > 0) fail(doc.errors.map((e) => yamlErrorLine(label, e)));
+  if (doc.errors.length > 0) {
+    // After the first syntax error the parser is out of step and the rest mostly echo it (one unclosed
+    // "[" yields a dozen); show the first and count the others. Duplicate keys do not derail the parser,
+    // so each is its own problem.
+    const [first, ...rest] = doc.errors;
+    const duplicates = rest.filter((e) => e.code === 'DUPLICATE_KEY');
+    const others = rest.length - duplicates.length;
+    const lines = [first, ...duplicates].map((e) => yamlErrorLine(label, e));
+    if (others > 0) lines.push(`${label}: ${others} more YAML error(s) after that may follow from it; fix it and load again`);
+    fail(lines);
+  }
   let raw: unknown;
   try {
     raw = doc.toJS();
@@ -86,9 +97,25 @@ function parseConfigAt(text: string, label: string, configPath: string): FerryCo
   // Run on the raw data even when the schema failed, so a bad port and a dangling reference show together.
   problems.push(...crossReferenceProblems(file, configDir));
   if (problems.length > 0 || !parsed.success) {
+    sortByPosition(problems, doc);
     fail(problems.map((p) => (p.path.length > 0 ? `${label}: ${formatPath(p.path)}: ${p.text}` : `${label}: ${p.text}`)));
   }
   return normalize(parsed.data as FerryFile, configPath);
+}
+
+/** Orders problems as their fields appear in the file (zod lists unknown keys after everything else). */
+function sortByPosition(problems: Problem[], doc: YAML.Document): void {
+  const offsetOf = (fieldPath: FieldPath): number => {
+    // A missing field has no node: use the nearest ancestor that has one.
+    for (let n = fieldPath.length; n > 0; n--) {
+      const node: unknown = doc.getIn(fieldPath.slice(0, n) as unknown[], true);
+      if (YAML.isNode(node) && node.range) return node.range[0];
+    }
+    return -1;
+  };
+  const keyed = problems.map((p, i) => ({ p, i, at: offsetOf(p.path) }));
+  keyed.sort((a, b) => a.at - b.at || a.i - b.i);
+  keyed.forEach((k, i) => (problems[i] = k.p));
 }
 
 function yamlErrorLine(label: string, err: YAML.YAMLError): string {
@@ -279,7 +306,8 @@ function crossReferenceProblems(file: Record<string, unknown>, configDir: string
       return;
     }
     const actual = endpoints[index].role;
-    if (typeof actual !== 'string' || actual === role) return; // a bad role is the schema's to report
+    // A misspelt role is the schema's to report; say nothing more about it here.
+    if (actual === role || !(ENDPOINT_ROLES as readonly unknown[]).includes(actual)) return;
     const withRole = endpoints.filter((ep) => ep.role === role && typeof ep.id === 'string').map((ep) => ep.id as string);
     const fix =
       withRole.length > 0
@@ -373,20 +401,19 @@ function normalize(data: FerryFile, configPath: string): FerryConfig {
   });
 
   const migrations = data.migrations.map((m): MigrationConfig => {
-    const mig: MigrationConfig = {
+    return {
       name: m.name,
       source: m.source,
       target: m.target,
       database: m.database ?? byId.get(m.source)!.database,
       engine: m.engine,
       migrationType: m.migrationType,
+      ...(m.tableMappings !== undefined && { tableMappings: resolve(m.tableMappings) }),
+      ...(m.taskSettings !== undefined && { taskSettings: resolve(m.taskSettings) }),
       approvers: [...m.approvers],
       poc: { ...m.poc, schemas: [...m.poc.schemas], tables: [...m.poc.tables] },
       fallback: { contacts: m.fallback.contacts.map(owner) },
     };
-    if (m.tableMappings !== undefined) mig.tableMappings = resolve(m.tableMappings);
-    if (m.taskSettings !== undefined) mig.taskSettings = resolve(m.taskSettings);
-    return mig;
   });
 
   return {

@@ -32,6 +32,9 @@ export interface PocInput {
   sizeCapMb?: number;
   /** Timeout of the approval gate, e.g. '7 days'. Default 7 days; on timeout the PoC is rejected. */
   gateTimeout?: string;
+  /** Heartbeat timeout of pg_dump/pg_restore/verify, default '30 seconds': how soon a dead worker's
+   *  attempt moves elsewhere. */
+  heartbeatTimeout?: string;
 }
 
 export interface ApprovalRequest {

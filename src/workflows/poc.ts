@@ -36,11 +36,8 @@ const retry = {
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
 // pg_dump / pg_restore / verify: long, heartbeating every few seconds, so a dead worker is noticed
 // within the heartbeat timeout and the attempt moves to another worker.
-const long = proxyActivities<Activities>({
-  startToCloseTimeout: '12 hours',
-  heartbeatTimeout: '30 seconds',
-  retry,
-});
+const longActivities = (heartbeatTimeout: string) =>
+  proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout, retry });
 
 export const PHASE = defineSearchAttributeKey('FerryPhase', SearchAttributeType.KEYWORD);
 export const MIGRATION = defineSearchAttributeKey('FerryMigration', SearchAttributeType.KEYWORD);
@@ -60,6 +57,7 @@ function errorType(err: unknown): string | undefined {
 
 export async function proofOfConcept(input: PocInput): Promise<PocResult> {
   const state = new PocState(input.migration);
+  const long = longActivities(input.heartbeatTimeout ?? '30 seconds');
   const now = () => new Date();
   const phase = (p: PocPhase) => {
     state.setPhase(p);
