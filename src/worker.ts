@@ -53,10 +53,12 @@ function scrub(meta: Record<string, unknown> | undefined): Record<string, unknow
 
 export async function createWorker(opts: WorkerRunOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
   const cfg = await loadConfig(opts.configPath);
-  const connection = await NativeConnection.connect({ address: opts.address ?? cfg.temporal.address });
+  // TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (as in docker-compose) override the file, flags override both.
+  const address = opts.address ?? process.env.TEMPORAL_ADDRESS ?? cfg.temporal.address;
+  const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection,
-    namespace: opts.namespace ?? cfg.temporal.namespace,
+    namespace: opts.namespace ?? process.env.TEMPORAL_NAMESPACE ?? cfg.temporal.namespace,
     taskQueue: opts.taskQueue ?? cfg.temporal.taskQueue,
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
