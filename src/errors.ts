@@ -27,6 +27,11 @@ export const ErrorType = {
   MIGRATION_UNKNOWN: 'MIGRATION_UNKNOWN',
   /** An approval that the gate refuses (not an approver, no such gate). */
   APPROVAL_INVALID: 'APPROVAL_INVALID',
+  /**
+   * A statement failed with a SQLSTATE none of the types above covers (serialization failure,
+   * statement timeout, out of memory...); the message carries the SQLSTATE. Retried.
+   */
+  DATABASE_ERROR: 'DATABASE_ERROR',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -27,6 +27,12 @@ export type {
   PocOptions,
   FallbackOptions,
 } from './schema';
-export { parseSecretRef, resolveSecret, checkSecretFilePermissions, secretRefProblem, SECRET_REF_PATTERN } from './secrets';
+export {
+  parseSecretRef,
+  resolveSecret,
+  checkSecretFilePermissions,
+  secretRefProblem,
+  SECRET_REF_PATTERN,
+} from './secrets';
 export type { SecretRef, ResolveSecretOptions } from './secrets';
 export { parseDuration, formatDuration, DURATION_PATTERN } from './duration';

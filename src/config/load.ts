@@ -45,10 +45,12 @@ export async function loadConfig(configPath: string): Promise<FerryConfig> {
           `.ferry/dev/ferry.yaml, then pass --config .ferry/dev/ferry.yaml), or pass --config <path to your ferry.yaml>`,
       );
     }
-    const fix = code === 'EISDIR' ? 'pass --config <path to the file itself>' : 'check its permissions or pass --config <path>';
-    throw new FerryError(ErrorType.CONFIG_INVALID, `cannot read config file ${absolute} (${code ?? String(err)}); ${fix}`, {
-      cause: err,
-    });
+    const fix =
+      code === 'EISDIR'
+        ? 'pass --config <path to the file itself>'
+        : 'check its permissions or pass --config <path>';
+    const found = `cannot read config file ${absolute} (${code ?? String(err)})`;
+    throw new FerryError(ErrorType.CONFIG_INVALID, `${found}; ${fix}`, { cause: err });
   }
   return parseConfigAt(text, configPath, absolute);
 }
@@ -73,7 +75,11 @@ function parseConfigAt(text: string, label: string, configPath: string): FerryCo
     const duplicates = rest.filter((e) => e.code === 'DUPLICATE_KEY');
     const others = rest.length - duplicates.length;
     const lines = [first, ...duplicates].map((e) => yamlErrorLine(label, e));
-    if (others > 0) lines.push(`${label}: ${others} more YAML error(s) after that may follow from it; fix it and load again`);
+    if (others > 0) {
+      lines.push(
+        `${label}: ${others} more YAML error(s) after that may follow from it; fix it and load again`,
+      );
+    }
     fail(lines);
   }
   let raw: unknown;
@@ -87,7 +93,9 @@ function parseConfigAt(text: string, label: string, configPath: string): FerryCo
     fail([`${label}: the file is empty; add at least an endpoints: list (see schema/ferry.schema.json)`]);
   }
   if (!isRecord(raw)) {
-    fail([`${label}: got ${describeValue(raw)} at the top level; write a mapping with keys such as endpoints: and migrations:`]);
+    fail([
+      `${label}: got ${describeValue(raw)} at the top level; write a mapping with keys such as endpoints: and migrations:`,
+    ]);
   }
   const file = raw as Record<string, unknown>;
 
@@ -98,7 +106,11 @@ function parseConfigAt(text: string, label: string, configPath: string): FerryCo
   problems.push(...crossReferenceProblems(file, configDir));
   if (problems.length > 0 || !parsed.success) {
     sortByPosition(problems, doc);
-    fail(problems.map((p) => (p.path.length > 0 ? `${label}: ${formatPath(p.path)}: ${p.text}` : `${label}: ${p.text}`)));
+    fail(
+      problems.map((p) =>
+        p.path.length > 0 ? `${label}: ${formatPath(p.path)}: ${p.text}` : `${label}: ${p.text}`,
+      ),
+    );
   }
   return normalize(parsed.data as FerryFile, configPath);
 }
@@ -137,7 +149,8 @@ function issueProblems(issue: z.core.$ZodIssue, file: unknown): Problem[] {
   const hint = (prefix: ': ' | ' ') => (description ? `${prefix}${description}` : '');
   const aside = description ? ` (${description})` : '';
 
-  if (at[at.length - 1] === 'password' && value !== undefined) return [{ path: at, text: passwordProblem(value) }];
+  if (at[at.length - 1] === 'password' && value !== undefined)
+    return [{ path: at, text: passwordProblem(value) }];
 
   switch (issue.code) {
     case 'unrecognized_keys': {
@@ -164,10 +177,12 @@ function issueProblems(issue: z.core.$ZodIssue, file: unknown): Problem[] {
     case 'too_small': {
       const min = Number(issue.minimum);
       if (issue.origin === 'array') {
-        const found = Array.isArray(value) && value.length === 0 ? 'an empty list' : `${describeValue(value)}`;
+        const found =
+          Array.isArray(value) && value.length === 0 ? 'an empty list' : `${describeValue(value)}`;
         return [{ path: at, text: `got ${found}; list at least ${min}${hint(': ')}` }];
       }
-      if (issue.origin === 'string') return [{ path: at, text: `got an empty string; write a value${hint(': ')}` }];
+      if (issue.origin === 'string')
+        return [{ path: at, text: `got an empty string; write a value${hint(': ')}` }];
       const bound = issue.inclusive ? `at least ${min}` : `more than ${min}`;
       return [{ path: at, text: `got ${describeValue(value)}; use ${bound}${aside}` }];
     }
@@ -193,8 +208,13 @@ function passwordProblem(value: unknown): string {
   const problem =
     typeof value === 'string'
       ? secretRefProblem(value)
-      : { found: `${kindOf(value)} (value not shown)`, fix: 'use a secret reference: env:NAME, file:PATH or aws-secretsmanager:ARN' };
-  return problem ? `${problem.found}; ${problem.fix}` : 'not a secret reference; use env:NAME, file:PATH or aws-secretsmanager:ARN';
+      : {
+          found: `${kindOf(value)} (value not shown)`,
+          fix: 'use a secret reference: env:NAME, file:PATH or aws-secretsmanager:ARN',
+        };
+  return problem
+    ? `${problem.found}; ${problem.fix}`
+    : 'not a secret reference; use env:NAME, file:PATH or aws-secretsmanager:ARN';
 }
 
 function typeWord(expected: string): string {
@@ -235,7 +255,8 @@ interface ZodDefLike {
   element?: z.ZodType;
   valueType?: z.ZodType;
 }
-const defOf = (schema: z.ZodType): ZodDefLike => (schema as unknown as { _zod: { def: ZodDefLike } })._zod.def;
+const defOf = (schema: z.ZodType): ZodDefLike =>
+  (schema as unknown as { _zod: { def: ZodDefLike } })._zod.def;
 const WRAPPERS = new Set(['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch']);
 
 /** The wrappers (optional, default, ...) and the schema they wrap, outermost first. */
@@ -289,7 +310,11 @@ function crossReferenceProblems(file: Record<string, unknown>, configDir: string
     if (typeof ep.id !== 'string') return;
     const first = endpointIndex.get(ep.id);
     if (first === undefined) endpointIndex.set(ep.id, i);
-    else problems.push({ path: ['endpoints', i, 'id'], text: `"${ep.id}" is already the id of endpoints[${first}]; give each endpoint a unique id` });
+    else
+      problems.push({
+        path: ['endpoints', i, 'id'],
+        text: `"${ep.id}" is already the id of endpoints[${first}]; give each endpoint a unique id`,
+      });
   });
   const ids = [...endpointIndex.keys()];
 
@@ -308,7 +333,9 @@ function crossReferenceProblems(file: Record<string, unknown>, configDir: string
     const actual = endpoints[index].role;
     // A misspelt role is the schema's to report; say nothing more about it here.
     if (actual === role || !(ENDPOINT_ROLES as readonly unknown[]).includes(actual)) return;
-    const withRole = endpoints.filter((ep) => ep.role === role && typeof ep.id === 'string').map((ep) => ep.id as string);
+    const withRole = endpoints
+      .filter((ep) => ep.role === role && typeof ep.id === 'string')
+      .map((ep) => ep.id as string);
     const fix =
       withRole.length > 0
         ? `use an endpoint with role ${role}: ${withRole.join(', ')}`
@@ -337,7 +364,11 @@ function crossReferenceProblems(file: Record<string, unknown>, configDir: string
     if (typeof m.name === 'string') {
       const first = migrationIndex.get(m.name);
       if (first === undefined) migrationIndex.set(m.name, i);
-      else problems.push({ path: ['migrations', i, 'name'], text: `"${m.name}" is already the name of migrations[${first}]; give each migration a unique name` });
+      else
+        problems.push({
+          path: ['migrations', i, 'name'],
+          text: `"${m.name}" is already the name of migrations[${first}]; give each migration a unique name`,
+        });
     }
     checkEndpointRef(['migrations', i, 'source'], m.source, 'source');
     checkEndpointRef(['migrations', i, 'target'], m.target, 'target');
@@ -446,7 +477,10 @@ export function getMigration(cfg: FerryConfig, name: string): MigrationConfig {
     names.length === 0
       ? `add it under migrations: in ${cfg.configPath}`
       : `use one of: ${names.join(', ')}${suggest(name, names)}`;
-  throw new FerryError(ErrorType.MIGRATION_UNKNOWN, `migration "${name}" is not defined in ${cfg.configPath}; ${fix}`);
+  throw new FerryError(
+    ErrorType.MIGRATION_UNKNOWN,
+    `migration "${name}" is not defined in ${cfg.configPath}; ${fix}`,
+  );
 }
 
 /** The endpoint with this id, or CONFIG_INVALID listing the ids there are. */
@@ -461,7 +495,11 @@ export function getEndpoint(cfg: FerryConfig, id: string): EndpointConfig {
 }
 
 /** The inventory entry (owners, SLA) of a database on an endpoint; undefined if it is not catalogued. */
-export function getInventoryFor(cfg: FerryConfig, endpointId: string, database: string): InventoryEntry | undefined {
+export function getInventoryFor(
+  cfg: FerryConfig,
+  endpointId: string,
+  database: string,
+): InventoryEntry | undefined {
   return cfg.inventory.find((e) => e.endpoint === endpointId && e.database === database);
 }
 
@@ -524,7 +562,11 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     previous = current;
   }

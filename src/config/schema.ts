@@ -58,7 +58,10 @@ const EndpointSchema = z.strictObject({
 
 const OwnerSchema = z.strictObject({
   name: text('person or team name'),
-  email: z.email({ error: 'use an email address like alice@example.com' }).optional().describe('email address'),
+  email: z
+    .email({ error: 'use an email address like alice@example.com' })
+    .optional()
+    .describe('email address'),
   phone: text('phone number; quote it so YAML keeps it a string').optional(),
   role: text('role, e.g. app-owner, dba, on-call').optional(),
 });
@@ -129,7 +132,10 @@ export const FerryFileSchema = z
       .array(EndpointSchema)
       .min(1)
       .describe('PostgreSQL servers Ferry connects to, each with role source or target: at least one'),
-    inventory: z.array(InventoryEntrySchema).default([]).describe('catalog of source databases: application, owners, SLA'),
+    inventory: z
+      .array(InventoryEntrySchema)
+      .default([])
+      .describe('catalog of source databases: application, owners, SLA'),
     migrations: z.array(MigrationSchema).default([]).describe('migrations Ferry can run'),
   })
   .meta({ title: 'ferry.yaml', description: 'Ferry configuration: endpoints, inventory, migrations' });

@@ -78,7 +78,11 @@ export async function resolveSecret(ref: string, opts: ResolveSecretOptions = {}
     case 'env':
       return resolveEnv(parsed.name);
     case 'file':
-      return resolveFile(path.resolve(opts.baseDir ?? process.cwd(), parsed.path), ref, opts.warn ?? warnOnce);
+      return resolveFile(
+        path.resolve(opts.baseDir ?? process.cwd(), parsed.path),
+        ref,
+        opts.warn ?? warnOnce,
+      );
     case 'aws-secretsmanager':
       return resolveAws(parsed.arn, opts.awsFetch ?? fetchFromSecretsManager);
   }
@@ -113,14 +117,20 @@ async function resolveFile(file: string, ref: string, warn: (message: string) =>
       code === 'ENOENT'
         ? 'create it with only the password in it (chmod 600), or fix the path'
         : 'make it readable by the user running ferry (and by no one else: chmod 600)';
-    throw new FerryError(ErrorType.SECRET_UNRESOLVED, `cannot read secret file ${file} (from ${ref}): ${code}; ${fix}`);
+    throw new FerryError(
+      ErrorType.SECRET_UNRESOLVED,
+      `cannot read secret file ${file} (from ${ref}): ${code}; ${fix}`,
+    );
   }
   const warning = checkSecretFilePermissions(file);
   if (warning) warn(warning);
   // Editors and `echo pw > file` add a final newline that is not part of the password.
   const value = content.replace(/[\r\n]+$/, '');
   if (value === '') {
-    throw new FerryError(ErrorType.SECRET_UNRESOLVED, `secret file ${file} (from ${ref}) is empty; write the password into it`);
+    throw new FerryError(
+      ErrorType.SECRET_UNRESOLVED,
+      `secret file ${file} (from ${ref}) is empty; write the password into it`,
+    );
   }
   return value;
 }

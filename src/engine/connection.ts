@@ -144,7 +144,15 @@ export async function connectPg(
   try {
     return await attempt(base, timeoutMs);
   } catch (err) {
-    throw classifyPgError(err instanceof NoServerTls ? err.cause : err, c);
+    if (err instanceof NoServerTls) {
+      throw new FerryError(
+        ErrorType.CONFIG_INVALID,
+        `${describeEndpoint(c)}: sslmode is ${c.sslmode} but the server does not offer TLS; enable ssl on the server, ` +
+          `or set sslmode: prefer (or disable) for endpoint ${c.endpointId} if plain text is acceptable on this network`,
+        { cause: err.cause },
+      );
+    }
+    throw classifyPgError(err, c);
   }
 }
 

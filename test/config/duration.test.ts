@@ -20,7 +20,9 @@ describe('config/duration', () => {
       assert.throws(
         () => parseDuration(bad),
         (err: unknown) =>
-          err instanceof FerryError && err.type === ErrorType.CONFIG_INVALID && /ms, s, m, h or d/.test(err.message),
+          err instanceof FerryError &&
+          err.type === ErrorType.CONFIG_INVALID &&
+          /ms, s, m, h or d/.test(err.message),
         bad,
       );
     }

@@ -100,7 +100,7 @@ SELECT set_config('ferry.changed_by', '', true);
 UPDATE inventory.products
    SET "UnitPrice" = CASE WHEN id % 3 = 0 THEN NULL ELSE round(coalesce("UnitPrice", 9.99) * 0.9, 2) END,
        updated_at = timestamptz '2025-03-01 12:00:00+00' + id * interval '1 second'
- WHERE id % 10 = 5;
+ WHERE id % 10 = 5 OR "UnitPrice" IS NULL;
 `;
 
 export const VIEWS = `
