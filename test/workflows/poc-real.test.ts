@@ -19,7 +19,7 @@ async function waitForGate(client: FerryClient, id: string, timeoutMs = 120_000)
     const st = await client.status(id).catch(() => undefined);
     if (st?.pendingGate) return st;
     const d = await client.describe(id);
-    if (d.status.name !== 'RUNNING') throw new Error(`workflow ended (${d.status.name}) before the gate`);
+    if (d.status.name !== 'RUNNING') throw new Error(`workflow ended (${d.status.name}) before the gate: ${st?.error}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('gate never reached');
@@ -84,7 +84,7 @@ describe('PoC workflow (real activities, PostgreSQL 13 -> 15)', function () {
     cleanups.push(m);
     const id = pocWorkflowId(m.name);
     const res = await withWorker(m, async (client) => {
-      await client.startPoc({ migration: m.name, scope: { schemas: ['sales'], tables: [] } });
+      await client.startPoc({ migration: m.name, scope: { schemas: ['public', 'sales'], tables: [] } });
       const st = await waitForGate(client, id);
       assert.ok(st.verify!.tables > 0);
       await client.decide(id, 'reject', { gate: 'poc', by: 'alice', reason: 'not now' });

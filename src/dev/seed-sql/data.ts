@@ -73,7 +73,8 @@ const ORDER_DAYS = 4 * 365;
 /** Orders in these states were paid, so they have payments and an invoice. */
 const PAID_STATES = `('paid', 'shipped', 'delivered', 'refunded')`;
 
-const sqlValue = (v: string | boolean | null) => (v === null ? 'NULL' : typeof v === 'boolean' ? String(v) : literal(v));
+const sqlValue = (v: string | boolean | null) =>
+  v === null ? 'NULL' : typeof v === 'boolean' ? String(v) : literal(v);
 
 export function loadSteps(n: SeedCounts): LoadStep[] {
   return [
@@ -148,8 +149,18 @@ FROM generate_series(1, ${n.documents}) g`;
 
 function departments(): string {
   const names = [
-    'Executive', 'Sales', 'Marketing', 'Engineering', 'Operations', 'Finance', 'Human Resources',
-    'Customer Support', 'Logistics', 'Purchasing', 'Legal', 'Research & Development',
+    'Executive',
+    'Sales',
+    'Marketing',
+    'Engineering',
+    'Operations',
+    'Finance',
+    'Human Resources',
+    'Customer Support',
+    'Logistics',
+    'Purchasing',
+    'Legal',
+    'Research & Development',
   ].map(literal);
   return `
 INSERT INTO hr.departments (id, name, parent_id, budget, cost_center, created_on) OVERRIDING SYSTEM VALUE
@@ -162,7 +173,9 @@ FROM generate_series(1, ${names.length}) g`;
 }
 
 function employees(n: SeedCounts): string {
-  const skills = ['sql', 'excel', 'negotiation', 'forklift', 'typescript', 'german', 'first aid'].map(literal);
+  const skills = ['sql', 'excel', 'negotiation', 'forklift', 'typescript', 'german', 'first aid'].map(
+    literal,
+  );
   return `
 INSERT INTO hr.employees (id, department_id, manager_id, first_name, last_name, email, hired_on, salary, skills,
                           performance, photo, is_active)
@@ -446,7 +459,12 @@ ORDER BY o.id`;
 }
 
 function eventsLog(n: SeedCounts): string {
-  const tables = ['sales.orders', 'sales."Order Items"', 'inventory.products', '"Legacy"."CustomerNotes"'].map(literal);
+  const tables = [
+    'sales.orders',
+    'sales."Order Items"',
+    'inventory.products',
+    '"Legacy"."CustomerNotes"',
+  ].map(literal);
   const actions = ['INSERT', 'UPDATE', 'DELETE', 'LOGIN', 'EXPORT'].map(literal);
   // Every 100th row repeats the row before it exactly (e = g - 1): duplicates a copy must keep.
   return `
