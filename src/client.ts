@@ -73,7 +73,10 @@ export class FerryClient {
   }
 
   /** Start the PoC of a migration; refuses if one is already running for it. */
-  async startPoc(input: PocInput, workflowId = pocWorkflowId(input.migration)): Promise<WorkflowHandleWithFirstExecutionRunId<typeof proofOfConcept>> {
+  async startPoc(
+    input: PocInput,
+    workflowId = pocWorkflowId(input.migration),
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof proofOfConcept>> {
     try {
       return await this.client.workflow.start<typeof proofOfConcept>('proofOfConcept', {
         taskQueue: this.taskQueue,
@@ -104,14 +107,21 @@ export class FerryClient {
     return this.handle(workflowId).describe();
   }
 
-  async decide(workflowId: string, decision: 'approve' | 'reject', req: ApprovalRequest): Promise<ApprovalRecord> {
+  async decide(
+    workflowId: string,
+    decision: 'approve' | 'reject',
+    req: ApprovalRequest,
+  ): Promise<ApprovalRecord> {
     try {
       return await this.handle(workflowId).executeUpdate(decision === 'approve' ? approveGate : rejectGate, {
         args: [req],
       });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
-        throw new FerryError(ErrorType.APPROVAL_INVALID, `${decision} refused: ${err.cause?.message ?? err.message}`);
+        throw new FerryError(
+          ErrorType.APPROVAL_INVALID,
+          `${decision} refused: ${err.cause?.message ?? err.message}`,
+        );
       }
       throw err;
     }

@@ -1,6 +1,13 @@
 // One worker process: registers every workflow and activity on the task queue, logs JSON lines,
 // and on SIGINT/SIGTERM stops polling and lets in-flight activities finish (or heartbeat) first.
-import { DefaultLogger, LogLevel, NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  LogLevel,
+  NativeConnection,
+  Runtime,
+  Worker,
+  WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig } from './config';
 
@@ -51,7 +58,9 @@ function scrub(meta: Record<string, unknown> | undefined): Record<string, unknow
   return out;
 }
 
-export async function createWorker(opts: WorkerRunOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createWorker(
+  opts: WorkerRunOptions,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
   const cfg = await loadConfig(opts.configPath);
   // TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (as in docker-compose) override the file, flags override both.
   const address = opts.address ?? process.env.TEMPORAL_ADDRESS ?? cfg.temporal.address;

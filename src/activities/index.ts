@@ -72,7 +72,11 @@ async function wrap<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** Heartbeat `details` every `ms` while `work` runs, so the server notices a dead worker quickly. */
-async function withHeartbeat<T>(ms: number, details: () => unknown, work: (signal: AbortSignal) => Promise<T>) {
+async function withHeartbeat<T>(
+  ms: number,
+  details: () => unknown,
+  work: (signal: AbortSignal) => Promise<T>,
+) {
   const ctx = Context.current();
   ctx.heartbeat(details());
   const timer = setInterval(() => ctx.heartbeat(details()), ms);
@@ -131,10 +135,7 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    async inspectSource(input: {
-      migration: string;
-      scope: PocScope;
-    }): Promise<{
+    async inspectSource(input: { migration: string; scope: PocScope }): Promise<{
       serverVersion: string;
       serverMajor: number;
       databaseSize: number;

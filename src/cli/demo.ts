@@ -20,7 +20,9 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
   // With --json, stdout carries only the final JSON line; narration goes to stderr.
   const say = o.json ? o.err : o.out;
   const t0 = Date.now();
-  say('ferry demo: starting the embedded stack (Temporal dev server, PostgreSQL 13 source, PostgreSQL 15 target)');
+  say(
+    'ferry demo: starting the embedded stack (Temporal dev server, PostgreSQL 13 source, PostgreSQL 15 target)',
+  );
   const info = await stack.up({ scale: o.scale, log: (m) => say(`  ${m}`) });
   say(`Temporal Web UI: ${info.uiUrl}`);
 

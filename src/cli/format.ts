@@ -60,7 +60,8 @@ export function renderStatus(workflowId: string, st: PocStatus): string {
   for (const a of st.approvals) {
     lines.push(`  ${a.gate}: ${a.decision} by ${a.by} at ${a.at}${a.reason ? ` — ${a.reason}` : ''}`);
   }
-  for (const c of st.compensations) lines.push(`  cleanup: ${c.name}: ${c.status}${c.detail ? ` (${c.detail})` : ''}`);
+  for (const c of st.compensations)
+    lines.push(`  cleanup: ${c.name}: ${c.status}${c.detail ? ` (${c.detail})` : ''}`);
   if (st.error) lines.push(`  error: ${st.error}`);
   return lines.join('\n');
 }

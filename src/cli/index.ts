@@ -87,7 +87,9 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  const dev = program.command('dev').description('the embedded stack: Temporal dev server + PostgreSQL 13 and 15');
+  const dev = program
+    .command('dev')
+    .description('the embedded stack: Temporal dev server + PostgreSQL 13 and 15');
   dev
     .command('up')
     .description('start (or reuse) the stack on loopback and write .ferry/dev/ferry.yaml')
@@ -119,7 +121,11 @@ export function buildProgram(): Command {
     .action(async (o: { json?: boolean }) => {
       const st = await stack.status();
       if (o.json) out(JSON.stringify(st));
-      else for (const c of st) out(`${c.running ? 'running' : 'stopped'}  ${c.name}  ${c.address ?? ''}  ${c.pid ? `pid ${c.pid}` : ''}  ${c.detail ?? ''}`);
+      else
+        for (const c of st)
+          out(
+            `${c.running ? 'running' : 'stopped'}  ${c.name}  ${c.address ?? ''}  ${c.pid ? `pid ${c.pid}` : ''}  ${c.detail ?? ''}`,
+          );
     });
 
   program
@@ -141,41 +147,57 @@ export function buildProgram(): Command {
     .option('--config <file>', 'ferry.yaml')
     .option('--schema <name>', 'limit the scope to this schema (repeatable)', collect, [])
     .option('--table <schema.table>', 'limit the scope to this table (repeatable)', collect, [])
-    .option('--size-cap-mb <n>', 'tables larger than this are counted but not checksummed', positiveInt('--size-cap-mb'))
+    .option(
+      '--size-cap-mb <n>',
+      'tables larger than this are counted but not checksummed',
+      positiveInt('--size-cap-mb'),
+    )
     .option('--wait', 'follow progress until the approval gate and the end')
     .option('--json', 'print JSON (the final line is the result or the started workflow)')
-    .action(async (migration: string, o: { config?: string; schema: string[]; table: string[]; sizeCapMb?: number; wait?: boolean; json?: boolean }) => {
-      const cfg = await loadConfig(resolveConfigPath(o.config));
-      const client = await FerryClient.connect(cfg.temporal);
-      try {
-        const input: PocInput = { migration };
-        if (o.schema.length || o.table.length) input.scope = { schemas: o.schema, tables: o.table };
-        if (o.sizeCapMb) input.sizeCapMb = o.sizeCapMb;
-        if (!cfg.migrations.some((m) => m.name === migration)) {
-          throw new FerryError(
-            'MIGRATION_UNKNOWN',
-            `${cfg.configPath}: migration "${migration}" is not defined; defined: ${cfg.migrations.map((m) => m.name).join(', ') || 'none'}`,
-          );
+    .action(
+      async (
+        migration: string,
+        o: {
+          config?: string;
+          schema: string[];
+          table: string[];
+          sizeCapMb?: number;
+          wait?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const cfg = await loadConfig(resolveConfigPath(o.config));
+        const client = await FerryClient.connect(cfg.temporal);
+        try {
+          const input: PocInput = { migration };
+          if (o.schema.length || o.table.length) input.scope = { schemas: o.schema, tables: o.table };
+          if (o.sizeCapMb) input.sizeCapMb = o.sizeCapMb;
+          if (!cfg.migrations.some((m) => m.name === migration)) {
+            throw new FerryError(
+              'MIGRATION_UNKNOWN',
+              `${cfg.configPath}: migration "${migration}" is not defined; defined: ${cfg.migrations.map((m) => m.name).join(', ') || 'none'}`,
+            );
+          }
+          const h = await client.startPoc(input);
+          if (!o.json) out(`started ${h.workflowId}; follow with \`ferry status ${h.workflowId}\``);
+          if (!o.wait) {
+            if (o.json) out(JSON.stringify({ workflowId: h.workflowId, runId: h.firstExecutionRunId }));
+            return;
+          }
+          const st = await follow(client, h.workflowId, { untilGate: true, print: o.json ? err : out });
+          if (st?.pendingGate) {
+            (o.json ? err : out)(
+              `waiting for approval: ferry approve ${h.workflowId} --gate ${st.pendingGate.name} --by <approver> --reason "..."  (approvers: ${st.pendingGate.approvers.join(', ')})`,
+            );
+          }
+          const res = await client.result(h.workflowId);
+          if (o.json) out(JSON.stringify({ workflowId: h.workflowId, ...res }));
+          else out(renderStatus(h.workflowId, res.status));
+        } finally {
+          await client.close();
         }
-        const h = await client.startPoc(input);
-        if (!o.json) out(`started ${h.workflowId}; follow with \`ferry status ${h.workflowId}\``);
-        if (!o.wait) {
-          if (o.json) out(JSON.stringify({ workflowId: h.workflowId, runId: h.firstExecutionRunId }));
-          return;
-        }
-        const st = await follow(client, h.workflowId, { untilGate: true, print: o.json ? err : out });
-        if (st?.pendingGate) {
-          (o.json ? err : out)(
-            `waiting for approval: ferry approve ${h.workflowId} --gate ${st.pendingGate.name} --by <approver> --reason "..."  (approvers: ${st.pendingGate.approvers.join(', ')})`,
-          );
-        }
-        const res = await client.result(h.workflowId);
-        if (o.json) out(JSON.stringify({ workflowId: h.workflowId, ...res }));
-        else out(renderStatus(h.workflowId, res.status));
-      } finally {
-        await client.close();
-      }
-    });
+      },
+    );
 
   program
     .command('status <workflow-id>')
@@ -202,16 +224,21 @@ export function buildProgram(): Command {
       .option('--reason <text>', 'why; recorded in history')
       .option('--config <file>', 'ferry.yaml')
       .option('--json')
-      .action(async (id: string, o: { gate: string; by: string; reason?: string; config?: string; json?: boolean }) => {
-        const client = await clientFor(o.config);
-        try {
-          const rec = await client.decide(id, decision, { gate: o.gate, by: o.by, reason: o.reason });
-          if (o.json) out(JSON.stringify(rec));
-          else out(`${rec.gate}: ${rec.decision} by ${rec.by} at ${rec.at}`);
-        } finally {
-          await client.close();
-        }
-      });
+      .action(
+        async (
+          id: string,
+          o: { gate: string; by: string; reason?: string; config?: string; json?: boolean },
+        ) => {
+          const client = await clientFor(o.config);
+          try {
+            const rec = await client.decide(id, decision, { gate: o.gate, by: o.by, reason: o.reason });
+            if (o.json) out(JSON.stringify(rec));
+            else out(`${rec.gate}: ${rec.decision} by ${rec.by} at ${rec.at}`);
+          } finally {
+            await client.close();
+          }
+        },
+      );
   }
 
   program
@@ -227,7 +254,9 @@ export function buildProgram(): Command {
         else if (!rows.length) out('no workflows yet; start one with `ferry poc <migration>`');
         else
           for (const r of rows)
-            out(`${r.workflowId.padEnd(32)} ${r.status.padEnd(10)} ${(r.phase ?? '').padEnd(18)} ${r.pendingGate ? `gate ${r.pendingGate}` : ''}`.trimEnd());
+            out(
+              `${r.workflowId.padEnd(32)} ${r.status.padEnd(10)} ${(r.phase ?? '').padEnd(18)} ${r.pendingGate ? `gate ${r.pendingGate}` : ''}`.trimEnd(),
+            );
       } finally {
         await client.close();
       }

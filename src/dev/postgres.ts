@@ -56,7 +56,13 @@ async function serviceUser(): Promise<RunAs> {
   const found = await ids();
   if (found) return found;
   try {
-    await execFileP('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVICE_USER]);
+    await execFileP('useradd', [
+      '--system',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      SERVICE_USER,
+    ]);
   } catch (err) {
     // Two processes may race to create it; only fail if it still does not exist.
     if (!(await ids())) {
@@ -228,7 +234,11 @@ export async function startServer(opts: PgServerOptions): Promise<PgServerInfo> 
     );
   }
   const pid = await runningPid(opts.dataDir);
-  if (!pid) throw new FerryError(ErrorType.TOOL_FAILED, `PostgreSQL started but wrote no postmaster.pid in ${opts.dataDir}`);
+  if (!pid)
+    throw new FerryError(
+      ErrorType.TOOL_FAILED,
+      `PostgreSQL started but wrote no postmaster.pid in ${opts.dataDir}`,
+    );
   return { major: opts.major, dataDir: opts.dataDir, port: opts.port, pid, logFile };
 }
 

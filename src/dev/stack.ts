@@ -80,7 +80,12 @@ async function secretFile(p: StackPaths, name: string): Promise<{ file: string; 
   return { file, value };
 }
 
-async function withClient<T>(port: number, password: string, db: string, fn: (c: Client) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  port: number,
+  password: string,
+  db: string,
+  fn: (c: Client) => Promise<T>,
+): Promise<T> {
   const c = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: db });
   await c.connect();
   try {
@@ -173,7 +178,12 @@ function info(p: StackPaths, s: StackState): StackInfo {
 }
 
 /** The ferry.yaml for this stack: passwords as file: references, never inline. */
-async function writeConfig(p: StackPaths, s: StackState, srcPwFile: string, tgtPwFile: string): Promise<void> {
+async function writeConfig(
+  p: StackPaths,
+  s: StackState,
+  srcPwFile: string,
+  tgtPwFile: string,
+): Promise<void> {
   const doc = {
     temporal: { address: `127.0.0.1:${s.temporal!.port}`, namespace: 'default', taskQueue: 'ferry' },
     workDir: path.relative(p.dev, p.work) || '.',

@@ -80,7 +80,16 @@ export interface TemporalDevOptions {
  * answers, and register Ferry's search attributes. Returns the server's pid.
  */
 export async function startTemporalDev(opts: TemporalDevOptions): Promise<number> {
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--log-level',
+    'warn',
+  ];
   if (opts.headless) args.push('--headless');
   else if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
@@ -134,7 +143,8 @@ export async function ensureSearchAttributes(conn: Connection, namespace: string
   const existing = await conn.operatorService.listSearchAttributes({ namespace });
   const have = new Set(Object.keys(existing.customAttributes ?? {}));
   const missing: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
-  for (const sa of SEARCH_ATTRIBUTES) if (!have.has(sa.name)) missing[sa.name] = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  for (const sa of SEARCH_ATTRIBUTES)
+    if (!have.has(sa.name)) missing[sa.name] = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
   if (Object.keys(missing).length === 0) return;
   await conn.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
 }

@@ -1,6 +1,7 @@
 // Connecting to an endpoint: node-postgres and libpq (pg_dump/pg_restore) settings from one PgConnInfo,
 // and database/network errors turned into FerryErrors an operator can act on, without the password.
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type ClientConfig } from 'pg';
 import { ErrorType, FerryError } from '../errors';
@@ -84,7 +85,9 @@ function sslOption(c: PgConnInfo, mode: SslMode | undefined): ClientConfig['ssl'
     case 'require': {
       const rootCa = ca();
       // libpq: with a root certificate present, require behaves like verify-ca.
-      return rootCa ? { ca: rootCa, rejectUnauthorized: true, checkServerIdentity: () => undefined } : { rejectUnauthorized: false };
+      return rootCa
+        ? { ca: rootCa, rejectUnauthorized: true, checkServerIdentity: () => undefined }
+        : { rejectUnauthorized: false };
     }
     case 'verify-ca': {
       const opts: ConnectionOptions = { rejectUnauthorized: true, checkServerIdentity: () => undefined };
@@ -160,7 +163,18 @@ export async function connectPg(
 class NoServerTls extends Error {}
 
 async function attempt(config: ClientConfig, timeoutMs: number): Promise<Client> {
-  const client = new Client(config);
+  // The server answers an SSLRequest with one byte, 'S' or 'N'; node-postgres turns 'N' into an
+  // Error without code. Watching that byte on our own socket tells the case apart without reading
+  // any message text.
+  let tlsAnswer: number | undefined;
+  const stream = config.ssl
+    ? () => {
+        const socket = new net.Socket();
+        socket.once('data', (b: Buffer) => (tlsAnswer = b[0]));
+        return socket;
+      }
+    : undefined;
+  const client = new Client(stream ? { ...config, stream } : config);
   // node-postgres reports its own connect timeout without any code; this flag, armed just before its
   // timer, lets us give that error the errno it stands for instead of reading the message.
   let timedOut = false;
@@ -176,22 +190,11 @@ async function attempt(config: ClientConfig, timeoutMs: number): Promise<Client>
     if (typeof e?.code !== 'string' && timedOut) {
       throw Object.assign(new Error('connection attempt timed out'), { code: 'ETIMEDOUT' });
     }
-    if (config.ssl && isNoTlsError(err)) {
-      throw new NoServerTls('server has no TLS', { cause: err });
-    }
+    if (tlsAnswer === 0x4e /* 'N' */) throw new NoServerTls('server has no TLS', { cause: err });
     throw err;
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * node-postgres signals the server's "no TLS here" answer to SSLRequest only through an Error without
- * code. Recognised structurally: a code-less, non-server error on a TLS attempt (network failures
- * carry an errno, TLS handshake failures an ERR_* code, server errors a SQLSTATE and severity).
- */
-function isNoTlsError(err: unknown): boolean {
-  return err instanceof Error && !(err as { code?: unknown }).code && !('severity' in err);
 }
 
 const UNREACHABLE_ERRNOS = new Set([
@@ -266,6 +269,12 @@ export function classifyPgError(err: unknown, c: Omit<PgConnInfo, 'password'> | 
         ErrorType.PRIVILEGE_MISSING,
         `${where}: user ${c.user} lacks a privilege Ferry needs; grant it (see the assessment findings for the list)${detail}`,
       );
+    case '55P03':
+      return make(
+        ErrorType.DATABASE_ERROR,
+        `${where}: gave up waiting for a lock another session holds (ALTER TABLE, VACUUM FULL, LOCK ...); ` +
+          `Ferry retries; look in pg_locks / pg_stat_activity if it persists${detail}`,
+      );
     case '53300':
     case '57P03':
       return make(
@@ -274,7 +283,10 @@ export function classifyPgError(err: unknown, c: Omit<PgConnInfo, 'password'> | 
           `shutting down); Ferry retries${detail}`,
       );
   }
-  if (code && (UNREACHABLE_ERRNOS.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02')) {
+  if (
+    code &&
+    (UNREACHABLE_ERRNOS.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02')
+  ) {
     return make(
       ErrorType.ENDPOINT_UNREACHABLE,
       `${where}: cannot reach ${c.host}:${c.port} (${code}); check the host name and port of endpoint ${c.endpointId}, ` +

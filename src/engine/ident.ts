@@ -4,7 +4,8 @@ import { ErrorType, FerryError } from '../errors';
 
 /** Always-quoted identifier: `Order Items` → `"Order Items"`, `a"b` → `"a""b"`. Never case-folds. */
 export function quoteIdent(s: string): string {
-  if (s.includes('\0')) throw new FerryError(ErrorType.CONFIG_INVALID, 'an SQL identifier cannot contain a NUL byte');
+  if (s.includes('\0'))
+    throw new FerryError(ErrorType.CONFIG_INVALID, 'an SQL identifier cannot contain a NUL byte');
   return `"${s.replace(/"/g, '""')}"`;
 }
 
@@ -18,7 +19,8 @@ export function qualify(schema: string, table: string): string {
  * E'' form (as PostgreSQL's own quote_literal does), quotes are doubled.
  */
 export function quoteLiteral(s: string): string {
-  if (s.includes('\0')) throw new FerryError(ErrorType.CONFIG_INVALID, 'an SQL string cannot contain a NUL byte');
+  if (s.includes('\0'))
+    throw new FerryError(ErrorType.CONFIG_INVALID, 'an SQL string cannot contain a NUL byte');
   const body = s.replace(/'/g, "''");
   return s.includes('\\') ? `E'${body.replace(/\\/g, '\\\\')}'` : `'${body}'`;
 }

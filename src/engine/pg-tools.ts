@@ -45,7 +45,11 @@ export async function findPgTool(name: PgToolName, minMajor?: number): Promise<P
   });
 }
 
-export async function findPgToolIn(name: PgToolName, minMajor: number | undefined, where: ToolSearch): Promise<PgTool> {
+export async function findPgToolIn(
+  name: PgToolName,
+  minMajor: number | undefined,
+  where: ToolSearch,
+): Promise<PgTool> {
   const want = Math.max(minMajor ?? 0, RECOMMENDED_CLIENT_MAJOR);
   const install = `install postgresql-client-${want} or newer (apt-get install -y postgresql-client-${want}) or set PG_BIN_DIR`;
 
@@ -55,7 +59,10 @@ export async function findPgToolIn(name: PgToolName, minMajor: number | undefine
       const tool = await probe(p);
       // An explicit PG_BIN_DIR is the operator's choice: refuse it loudly rather than silently use another.
       if (minMajor !== undefined && tool.major < minMajor) {
-        throw new FerryError(ErrorType.TOOL_MISSING, `${tooOld(name, tool.major, minMajor)} (${p} from PG_BIN_DIR); ${install}`);
+        throw new FerryError(
+          ErrorType.TOOL_MISSING,
+          `${tooOld(name, tool.major, minMajor)}; ${install} (found ${p} via PG_BIN_DIR)`,
+        );
       }
       return tool;
     }
@@ -82,7 +89,10 @@ export async function findPgToolIn(name: PgToolName, minMajor: number | undefine
     if (!best || tool.major > best.major) best = tool;
   }
   if (best && minMajor !== undefined) {
-    throw new FerryError(ErrorType.TOOL_MISSING, `${tooOld(name, best.major, minMajor)} (${best.path}); ${install}`);
+    throw new FerryError(
+      ErrorType.TOOL_MISSING,
+      `${tooOld(name, best.major, minMajor)}; ${install} (newest found: ${best.path})`,
+    );
   }
   throw new FerryError(
     ErrorType.TOOL_MISSING,
@@ -134,7 +144,10 @@ async function probe(p: string): Promise<PgTool> {
   const r = await runTool(p, ['--version'], { env: toolEnv(), captureStdout: true, timeoutMs: 15_000 });
   const v = parseToolVersion(r.stdout);
   if (r.code !== 0 || !v) {
-    throw new FerryError(ErrorType.TOOL_MISSING, `${p} --version did not report a PostgreSQL version: ${r.stderrTail.join(' ')}`);
+    throw new FerryError(
+      ErrorType.TOOL_MISSING,
+      `${p} --version did not report a PostgreSQL version: ${r.stderrTail.join(' ')}`,
+    );
   }
   return { path: p, ...v };
 }
@@ -180,7 +193,10 @@ export interface RunResult {
 export function runTool(file: string, args: string[], opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const keep = opts.keepLines ?? 40;
-    const child = spawn(file, args, { env: opts.env, stdio: ['ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'] });
+    const child = spawn(file, args, {
+      env: opts.env,
+      stdio: ['ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'],
+    });
     let stdout = '';
     const tail: string[] = [];
     let partial = '';
@@ -212,7 +228,13 @@ export function runTool(file: string, args: string[], opts: RunOptions): Promise
     });
     child.on('error', (err) => {
       cleanup();
-      reject(new FerryError(ErrorType.TOOL_MISSING, `cannot run ${file}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+      reject(
+        new FerryError(
+          ErrorType.TOOL_MISSING,
+          `cannot run ${file}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+          { cause: err },
+        ),
+      );
     });
     child.on('close', (code, sig) => {
       line(partial);
@@ -250,14 +272,21 @@ export function classifyToolFailure(
         `pg_hba.conf:\n${last}`,
     );
   }
-  if (/could not connect|could not translate host name|Connection refused|timeout expired|Connection timed out|No route to host|server closed the connection unexpectedly/.test(text)) {
+  if (
+    /could not connect|could not translate host name|Connection refused|timeout expired|Connection timed out|No route to host|server closed the connection unexpectedly/.test(
+      text,
+    )
+  ) {
     return new FerryError(
       ErrorType.ENDPOINT_UNREACHABLE,
       `${tool} could not reach ${where}; check host, port, listen_addresses and firewalls / security groups:\n${last}`,
     );
   }
   if (/database "[^"]*" does not exist/.test(text)) {
-    return new FerryError(ErrorType.DATABASE_MISSING, `${tool}: database ${c.database} does not exist on ${where}:\n${last}`);
+    return new FerryError(
+      ErrorType.DATABASE_MISSING,
+      `${tool}: database ${c.database} does not exist on ${where}:\n${last}`,
+    );
   }
   if (/permission denied/.test(text)) {
     return new FerryError(
@@ -266,7 +295,10 @@ export function classifyToolFailure(
     );
   }
   if (/server version mismatch/.test(text)) {
-    return new FerryError(ErrorType.TOOL_MISSING, `${tool} is older than the server of ${where}; set PG_BIN_DIR to a newer client:\n${last}`);
+    return new FerryError(
+      ErrorType.TOOL_MISSING,
+      `${tool} is older than the server of ${where}; set PG_BIN_DIR to a newer client:\n${last}`,
+    );
   }
   return new FerryError(ErrorType.TOOL_FAILED, `${tool} ${exit} while ${what} (${where}):\n${last}`);
 }

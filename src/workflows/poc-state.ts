@@ -85,7 +85,9 @@ export class PocState {
   validate(req: ApprovalRequest): void {
     const gate = this.status.pendingGate;
     if (!req || typeof req.by !== 'string' || !req.by.trim()) {
-      throw new ApprovalRejectedError('an approval needs `by`: who approves (one of the migration approvers)');
+      throw new ApprovalRejectedError(
+        'an approval needs `by`: who approves (one of the migration approvers)',
+      );
     }
     if (!gate) {
       throw new ApprovalRejectedError(
@@ -93,7 +95,9 @@ export class PocState {
       );
     }
     if (req.gate !== gate.name) {
-      throw new ApprovalRejectedError(`gate "${req.gate}" is not pending; the pending gate is "${gate.name}"`);
+      throw new ApprovalRejectedError(
+        `gate "${req.gate}" is not pending; the pending gate is "${gate.name}"`,
+      );
     }
     if (!this.approvers.includes(req.by)) {
       throw new ApprovalRejectedError(

@@ -12,14 +12,7 @@ import {
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
-import {
-  approveGate,
-  PocInput,
-  PocPhase,
-  PocResult,
-  rejectGate,
-  statusQuery,
-} from './definitions';
+import { approveGate, PocInput, PocPhase, PocResult, rejectGate, statusQuery } from './definitions';
 import { PocState } from './poc-state';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -69,16 +62,12 @@ export async function proofOfConcept(input: PocInput): Promise<PocResult> {
   upsertSearchAttributes([{ key: MIGRATION, value: input.migration }]);
 
   setHandler(statusQuery, () => state.status);
-  setHandler(
-    approveGate,
-    (req) => state.decide(req, 'approved', now()),
-    { validator: (req) => state.validate(req) },
-  );
-  setHandler(
-    rejectGate,
-    (req) => state.decide(req, 'rejected', now()),
-    { validator: (req) => state.validate(req) },
-  );
+  setHandler(approveGate, (req) => state.decide(req, 'approved', now()), {
+    validator: (req) => state.validate(req),
+  });
+  setHandler(rejectGate, (req) => state.decide(req, 'rejected', now()), {
+    validator: (req) => state.validate(req),
+  });
 
   // Compensations pushed as steps succeed, run in reverse on reject or failure.
   const undo: { name: string; run: () => Promise<string> }[] = [];
@@ -134,7 +123,11 @@ export async function proofOfConcept(input: PocInput): Promise<PocResult> {
         return r.dropped ? `dropped ${r.database}` : `${r.database}: ${r.reason}`;
       },
     });
-    const restore = await long.restoreToScratch({ migration: input.migration, file: dump.file, jobs: m.poc.jobs });
+    const restore = await long.restoreToScratch({
+      migration: input.migration,
+      file: dump.file,
+      jobs: m.poc.jobs,
+    });
     state.status.restore = {
       scratchDatabase: restore.scratchDatabase,
       seconds: restore.seconds,
@@ -177,9 +170,14 @@ export async function proofOfConcept(input: PocInput): Promise<PocResult> {
     state.openGate('poc', now(), new Date(now().getTime() + timeoutMs));
     phase('awaiting-approval');
     const decided = await condition(() => state.decision('poc') !== undefined, timeoutMs);
-    if (!decided) state.decide({ gate: 'poc', by: 'ferry', reason: 'approval gate timed out' }, 'timed-out', now());
+    if (!decided)
+      state.decide({ gate: 'poc', by: 'ferry', reason: 'approval gate timed out' }, 'timed-out', now());
     const decision = state.decision('poc')!;
-    state.end('approval', now(), `${decision.decision} by ${decision.by}${decision.reason ? `: ${decision.reason}` : ''}`);
+    state.end(
+      'approval',
+      now(),
+      `${decision.decision} by ${decision.by}${decision.reason ? `: ${decision.reason}` : ''}`,
+    );
 
     // Approved or not, the scratch database has done its job: the dump stays as the restore point.
     await compensate();
@@ -195,7 +193,10 @@ export async function proofOfConcept(input: PocInput): Promise<PocResult> {
       { key: PENDING_GATE, value: null },
     ]);
     const type = errorType(err);
-    throw ApplicationFailure.nonRetryable(`PoC of ${input.migration} failed: ${errorMessage(err)}`, type ?? 'POC_FAILED');
+    throw ApplicationFailure.nonRetryable(
+      `PoC of ${input.migration} failed: ${errorMessage(err)}`,
+      type ?? 'POC_FAILED',
+    );
   }
 }
 
@@ -203,9 +204,14 @@ export async function proofOfConcept(input: PocInput): Promise<PocResult> {
 export function parseTimeout(s: string | number): number {
   if (typeof s === 'number') return s;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*$/i.exec(s);
-  if (!m) throw ApplicationFailure.nonRetryable(`invalid gate timeout "${s}"; use e.g. "7 days" or "30m"`, 'CONFIG_INVALID');
+  if (!m)
+    throw ApplicationFailure.nonRetryable(
+      `invalid gate timeout "${s}"; use e.g. "7 days" or "30m"`,
+      'CONFIG_INVALID',
+    );
   const n = Number(m[1]);
   const u = m[2].toLowerCase();
-  const mult = u === 'ms' ? 1 : u.startsWith('s') ? 1e3 : u.startsWith('m') ? 6e4 : u.startsWith('h') ? 3.6e6 : 8.64e7;
+  const mult =
+    u === 'ms' ? 1 : u.startsWith('s') ? 1e3 : u.startsWith('m') ? 6e4 : u.startsWith('h') ? 3.6e6 : 8.64e7;
   return n * mult;
 }

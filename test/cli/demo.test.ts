@@ -15,7 +15,8 @@ describe('ferry demo and ferry dev (CLI, fresh FERRY_HOME)', function () {
   this.timeout(600_000);
   let home: string;
   const env = () => ({ ...process.env, FERRY_HOME: home });
-  const ferry = (...args: string[]) => execFileP(process.execPath, [BIN, ...args], { env: env(), cwd: home, maxBuffer: 1 << 26 });
+  const ferry = (...args: string[]) =>
+    execFileP(process.execPath, [BIN, ...args], { env: env(), cwd: home, maxBuffer: 1 << 26 });
 
   before(async () => {
     home = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-home-'));
@@ -32,7 +33,10 @@ describe('ferry demo and ferry dev (CLI, fresh FERRY_HOME)', function () {
     assert.equal(last.outcome, 'approved');
     assert.equal(last.verified, true);
     assert.ok(last.tables >= 15);
-    assert.match(last.uiUrl, /^http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/poc-shop-to-aurora$/);
+    assert.match(
+      last.uiUrl,
+      /^http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/poc-shop-to-aurora$/,
+    );
     for (const step of ['inspect', 'dump', 'restore', 'verify', 'plan', 'approval']) {
       assert.equal(typeof last.timings[step], 'number', `timing of ${step}`);
     }
@@ -66,7 +70,10 @@ describe('ferry demo and ferry dev (CLI, fresh FERRY_HOME)', function () {
   it('dev status reports three running components; dev down stops them by pid', async () => {
     const st = JSON.parse((await ferry('dev', 'status', '--json')).stdout);
     assert.equal(st.length, 3);
-    assert.ok(st.every((c: { running: boolean }) => c.running), JSON.stringify(st));
+    assert.ok(
+      st.every((c: { running: boolean }) => c.running),
+      JSON.stringify(st),
+    );
     const pids = st.map((c: { pid: number }) => c.pid);
     const { stdout } = await ferry('dev', 'down');
     assert.match(stdout, /stopped: temporal/);

@@ -19,7 +19,14 @@ import { FerryError } from '../../src/errors';
 import { type TestServer, connect, dropDatabase, freshDatabase, testServer } from '../support/pg';
 
 function info(s: TestServer, database: string): PgConnInfo {
-  return { endpointId: `pg${s.major}`, host: s.host, port: s.port, database, user: s.user, password: s.password };
+  return {
+    endpointId: `pg${s.major}`,
+    host: s.host,
+    port: s.port,
+    database,
+    user: s.user,
+    password: s.password,
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<FerryError> {
@@ -66,7 +73,10 @@ describe('engine/connection', function () {
     const e = await failure(connectPg({ ...info(src, db), password: wrong }));
     assert.equal(e.type, 'AUTH_FAILED');
     assert.equal(e.retryable, false);
-    assert.match(e.message, /endpoint pg13 \(postgres@127\.0\.0\.1:\d+\/t_engine_conn_\w+\): password authentication failed/);
+    assert.match(
+      e.message,
+      /endpoint pg13 \(postgres@127\.0\.0\.1:\d+\/t_engine_conn_\w+\): password authentication failed/,
+    );
     assert.match(e.message, /check the secret reference for endpoint pg13/);
     assert.ok(!e.message.includes(wrong));
     assert.ok(!e.message.includes(src.password));
@@ -116,7 +126,10 @@ describe('engine/connection', function () {
       const lim: PgConnInfo = { ...info(src, db), user: role, password: pw };
       const c = await connectPg(lim);
       try {
-        const e = classifyPgError(await c.query('SELECT * FROM secret_stuff').catch((err: unknown) => err), lim);
+        const e = classifyPgError(
+          await c.query('SELECT * FROM secret_stuff').catch((err: unknown) => err),
+          lim,
+        );
         assert.equal(e.type, 'PRIVILEGE_MISSING');
         assert.match(e.message, new RegExp(`user ${role} lacks a privilege`));
         assert.ok(!e.message.includes(pw));
@@ -132,14 +145,26 @@ describe('engine/connection', function () {
 
   it('classifies by code only: pg_hba rejection, AggregateError, unknown SQLSTATE; redacts the password', () => {
     const c = { ...info(src, db), password: 'hunter2-secret' };
-    const hba = classifyPgError(Object.assign(new Error('no pg_hba.conf entry for host "10.0.0.1"'), { code: '28000' }), c);
+    const hba = classifyPgError(
+      Object.assign(new Error('no pg_hba.conf entry for host "10.0.0.1"'), { code: '28000' }),
+      c,
+    );
     assert.equal(hba.type, 'AUTH_FAILED');
     assert.match(hba.message, /pg_hba\.conf/);
-    const agg = new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })], 'connect failed');
+    const agg = new AggregateError(
+      [Object.assign(new Error('x'), { code: 'ECONNREFUSED' })],
+      'connect failed',
+    );
     assert.equal(classifyPgError(agg, c).type, 'ENDPOINT_UNREACHABLE');
-    assert.equal(classifyPgError(Object.assign(new Error('dns'), { code: 'ENOTFOUND' }), c).type, 'ENDPOINT_UNREACHABLE');
+    assert.equal(
+      classifyPgError(Object.assign(new Error('dns'), { code: 'ENOTFOUND' }), c).type,
+      'ENDPOINT_UNREACHABLE',
+    );
     // The message text alone decides nothing: "password authentication failed" without the SQLSTATE.
-    const other = classifyPgError(Object.assign(new Error('password authentication failed hunter2-secret'), { code: '40001' }), c);
+    const other = classifyPgError(
+      Object.assign(new Error('password authentication failed hunter2-secret'), { code: '40001' }),
+      c,
+    );
     assert.equal(other.type, 'DATABASE_ERROR');
     assert.equal(other.retryable, true);
     assert.ok(!other.message.includes('hunter2-secret'));
@@ -155,11 +180,17 @@ describe('engine/connection', function () {
     try {
       const ca = path.join(dir, 'ca.pem');
       await fs.writeFile(ca, 'PEM');
-      const full = pgClientConfig({ ...base, sslmode: 'verify-full', sslrootcert: ca }).ssl as Record<string, unknown>;
+      const full = pgClientConfig({ ...base, sslmode: 'verify-full', sslrootcert: ca }).ssl as Record<
+        string,
+        unknown
+      >;
       assert.equal(full.ca, 'PEM');
       assert.equal(full.rejectUnauthorized, true);
       assert.equal(full.checkServerIdentity, undefined);
-      const vca = pgClientConfig({ ...base, sslmode: 'verify-ca', sslrootcert: ca }).ssl as Record<string, unknown>;
+      const vca = pgClientConfig({ ...base, sslmode: 'verify-ca', sslrootcert: ca }).ssl as Record<
+        string,
+        unknown
+      >;
       assert.equal(typeof vca.checkServerIdentity, 'function');
       assert.throws(
         () => pgClientConfig({ ...base, sslmode: 'verify-full', sslrootcert: path.join(dir, 'missing.pem') }),
@@ -175,10 +206,17 @@ describe('engine/connection', function () {
 
   it('libpq environment carries the password only in PGPASSWORD', () => {
     const env = libpqEnv({ ...info(src, db), sslmode: 'require', sslrootcert: '/ca.pem' });
-    assert.deepEqual(
-      Object.keys(env).sort(),
-      ['PGAPPNAME', 'PGCONNECT_TIMEOUT', 'PGDATABASE', 'PGHOST', 'PGPASSWORD', 'PGPORT', 'PGSSLMODE', 'PGSSLROOTCERT', 'PGUSER'],
-    );
+    assert.deepEqual(Object.keys(env).sort(), [
+      'PGAPPNAME',
+      'PGCONNECT_TIMEOUT',
+      'PGDATABASE',
+      'PGHOST',
+      'PGPASSWORD',
+      'PGPORT',
+      'PGSSLMODE',
+      'PGSSLROOTCERT',
+      'PGUSER',
+    ]);
     assert.equal(env.PGPASSWORD, src.password);
     assert.equal(env.PGSSLMODE, 'require');
     assert.equal(env.PGCONNECT_TIMEOUT, '10');

@@ -1,6 +1,13 @@
 // Identifier/literal quoting and scope-name parsing: the odd names Ferry must survive.
 import assert from 'node:assert/strict';
-import { displayName, parseTableName, qualify, quoteIdent, quoteLiteral, readIdent } from '../../src/engine/ident';
+import {
+  displayName,
+  parseTableName,
+  qualify,
+  quoteIdent,
+  quoteLiteral,
+  readIdent,
+} from '../../src/engine/ident';
 import { FerryError } from '../../src/errors';
 
 describe('engine/ident', () => {
@@ -25,7 +32,11 @@ describe('engine/ident', () => {
     assert.deepEqual(parseTableName('public."Mixed.Case"'), { schema: 'public', table: 'Mixed.Case' });
     assert.deepEqual(parseTableName('"a.b"."c""d"'), { schema: 'a.b', table: 'c"d' });
     for (const bad of ['orders', '.x', 'x.', 'a."b', '"a"b.c']) {
-      assert.throws(() => parseTableName(bad), (e: FerryError) => e.type === 'CONFIG_INVALID', bad);
+      assert.throws(
+        () => parseTableName(bad),
+        (e: FerryError) => e.type === 'CONFIG_INVALID',
+        bad,
+      );
     }
   });
 

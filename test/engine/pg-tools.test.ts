@@ -28,7 +28,9 @@ describe('engine/pg-tools', () => {
     fake = path.join(tmp, 'fake');
     await fs.mkdir(empty);
     await fs.mkdir(fake);
-    await fs.writeFile(path.join(fake, 'pg_dump'), "#!/bin/sh\necho 'pg_dump (PostgreSQL) 11.0'\n", { mode: 0o755 });
+    await fs.writeFile(path.join(fake, 'pg_dump'), "#!/bin/sh\necho 'pg_dump (PostgreSQL) 11.0'\n", {
+      mode: 0o755,
+    });
   });
   afterEach(() => {
     if (saved === undefined) delete process.env.PG_BIN_DIR;
@@ -39,7 +41,10 @@ describe('engine/pg-tools', () => {
   });
 
   it('parses --version output', () => {
-    assert.deepEqual(parseToolVersion('pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)'), { major: 15, version: '15.18' });
+    assert.deepEqual(parseToolVersion('pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)'), {
+      major: 15,
+      version: '15.18',
+    });
     assert.deepEqual(parseToolVersion('pg_dump (PostgreSQL) 11.0'), { major: 11, version: '11.0' });
     assert.deepEqual(parseToolVersion('pg_restore (PostgreSQL) 9.6.24'), { major: 9, version: '9.6.24' });
     assert.deepEqual(parseToolVersion('pg_dump (PostgreSQL) 17beta1'), { major: 17, version: '17beta1' });
@@ -66,7 +71,11 @@ describe('engine/pg-tools', () => {
     process.env.PG_BIN_DIR = fake;
     const e = await rejection(findPgTool('pg_dump', 13));
     assert.equal(e.type, 'TOOL_MISSING');
-    assert.match(e.message, /^pg_dump 11 cannot dump a PostgreSQL 13 server/);
+    assert.equal(
+      e.message,
+      'pg_dump 11 cannot dump a PostgreSQL 13 server; install postgresql-client-15 or newer ' +
+        `(apt-get install -y postgresql-client-15) or set PG_BIN_DIR (found ${path.join(fake, 'pg_dump')} via PG_BIN_DIR)`,
+    );
     assert.match(e.message, /apt-get install -y postgresql-client-15/);
     assert.match(e.message, /PG_BIN_DIR/);
     // Without a minimum the operator's explicit choice is used as is.
@@ -77,16 +86,23 @@ describe('engine/pg-tools', () => {
     const t = await findPgToolIn('pg_dump', 13, { pathEnv: fake, debianRoot: '/usr/lib/postgresql' });
     assert.ok(t.major >= 15);
     const e = await rejection(findPgToolIn('pg_dump', 16, { pathEnv: fake, debianRoot: empty }));
-    assert.match(e.message, /^pg_dump 11 cannot dump a PostgreSQL 16 server; .*apt-get install -y postgresql-client-16/);
+    assert.match(
+      e.message,
+      /^pg_dump 11 cannot dump a PostgreSQL 16 server; install postgresql-client-16 or newer \(apt-get install -y postgresql-client-16\) or set PG_BIN_DIR \(newest found: .*fake\/pg_dump\)$/,
+    );
   });
 
   it('missing everywhere → TOOL_MISSING with the apt-get line; pg_wrapper alone does not count', async () => {
-    const e = await rejection(findPgToolIn('pg_restore', undefined, { binDir: empty, pathEnv: empty, debianRoot: empty }));
+    const e = await rejection(
+      findPgToolIn('pg_restore', undefined, { binDir: empty, pathEnv: empty, debianRoot: empty }),
+    );
     assert.equal(e.type, 'TOOL_MISSING');
     assert.match(e.message, /pg_restore not found .*apt-get install -y postgresql-client-15/);
     const wrapperOnly = await fs.realpath('/usr/bin/pg_dump').catch(() => '');
     if (path.basename(wrapperOnly) === 'pg_wrapper') {
-      const w = await rejection(findPgToolIn('pg_dump', undefined, { pathEnv: '/usr/bin', debianRoot: empty }));
+      const w = await rejection(
+        findPgToolIn('pg_dump', undefined, { pathEnv: '/usr/bin', debianRoot: empty }),
+      );
       assert.equal(w.type, 'TOOL_MISSING');
     }
   });

@@ -56,7 +56,10 @@ export function connect(server: TestServer, database = 'postgres'): Promise<Clie
 
 /** Create a fresh database named after the test file (plus a random suffix) and return its name. */
 export async function freshDatabase(server: TestServer, label: string): Promise<string> {
-  const name = `t_${label.replace(/[^a-z0-9]+/gi, '_').toLowerCase().slice(0, 40)}_${randomBytes(3).toString('hex')}`;
+  const name = `t_${label
+    .replace(/[^a-z0-9]+/gi, '_')
+    .toLowerCase()
+    .slice(0, 40)}_${randomBytes(3).toString('hex')}`;
   const c = await connect(server);
   try {
     await c.query(`CREATE DATABASE "${name}"`);

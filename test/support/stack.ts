@@ -53,14 +53,34 @@ export async function testMigration(opts: {
   const sourceDb = opts.sourceDb ?? (await seededSource(1));
   const targetDb = await freshDatabase(target, `${opts.label}_tgt`);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `ferry-${opts.label}-`));
-  await fs.writeFile(path.join(dir, 'source.pw'), (opts.sourcePassword ?? source.password) + '\n', { mode: 0o600 });
+  await fs.writeFile(path.join(dir, 'source.pw'), (opts.sourcePassword ?? source.password) + '\n', {
+    mode: 0o600,
+  });
   await fs.writeFile(path.join(dir, 'target.pw'), target.password + '\n', { mode: 0o600 });
   const name = `${opts.label.replace(/[^a-z0-9-]/gi, '-')}-${randomBytes(2).toString('hex')}`.toLowerCase();
   const doc = {
     workDir: 'work',
     endpoints: [
-      { id: 'onsite', role: 'source', host: '127.0.0.1', port: source.port, database: sourceDb, user: 'postgres', password: 'file:source.pw', sslmode: 'disable' },
-      { id: 'aurora', role: 'target', host: '127.0.0.1', port: target.port, database: targetDb, user: 'postgres', password: 'file:target.pw', sslmode: 'disable' },
+      {
+        id: 'onsite',
+        role: 'source',
+        host: '127.0.0.1',
+        port: source.port,
+        database: sourceDb,
+        user: 'postgres',
+        password: 'file:source.pw',
+        sslmode: 'disable',
+      },
+      {
+        id: 'aurora',
+        role: 'target',
+        host: '127.0.0.1',
+        port: target.port,
+        database: targetDb,
+        user: 'postgres',
+        password: 'file:target.pw',
+        sslmode: 'disable',
+      },
     ],
     inventory: [
       {
@@ -103,7 +123,10 @@ export async function testMigration(opts: {
 export async function targetDatabases(target: TestServer, prefix: string): Promise<string[]> {
   const c = await connect(target);
   try {
-    const r = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
+    const r = await c.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+      [prefix],
+    );
     return r.rows.map((x) => x.datname);
   } finally {
     await c.end();

@@ -25,7 +25,9 @@ export function temporalEnv(): Promise<TestWorkflowEnvironment> {
           return await TestWorkflowEnvironment.createLocal({
             server: {
               executable: { type: 'existing-path', path },
-              searchAttributes: SEARCH_ATTRIBUTES.map((s) => defineSearchAttributeKey(s.name, SearchAttributeType.KEYWORD)),
+              searchAttributes: SEARCH_ATTRIBUTES.map((s) =>
+                defineSearchAttributeKey(s.name, SearchAttributeType.KEYWORD),
+              ),
               log: { format: 'pretty', level: 'warn' },
             },
           });

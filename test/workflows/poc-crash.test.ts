@@ -88,7 +88,8 @@ describe('PoC survives a worker killed mid pg_restore', function () {
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'restoreToScratch',
     )!;
     const started = history.events!.find(
-      (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString(),
+      (e) =>
+        e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString(),
     )!;
     assert.ok((started.activityTaskStartedEventAttributes!.attempt ?? 0) >= 2, 'restore was not retried');
     second.kill('SIGTERM');

@@ -36,12 +36,30 @@ function stubs(calls: Calls, overrides: Partial<Activities> = {}): Activities {
       serverMajor: 13,
       databaseSize: 100 * 1024 * 1024,
       scopeBytes: 10 * 1024 * 1024,
-      tables: [{ schema: 'public', name: 't', kind: 'table' as const, bytes: 8192, estimatedRows: 3, hasPrimaryKey: true }],
+      tables: [
+        {
+          schema: 'public',
+          name: 't',
+          kind: 'table' as const,
+          bytes: 8192,
+          estimatedRows: 3,
+          hasPrimaryKey: true,
+        },
+      ],
       findings: ['public.x has no primary key (CDC will need REPLICA IDENTITY FULL)'],
     })),
     dumpSource: rec('dumpSource', async () => ({ file: '/tmp/x.dump', bytes: 1234, seconds: 1.5 })),
-    restoreToScratch: rec('restoreToScratch', async () => ({ scratchDatabase: 'ferry_poc_m', seconds: 2, warnings: [] })),
-    verifyScratch: rec('verifyScratch', async () => ({ ok: true, tables: 1, checksummed: 1, differences: [] })),
+    restoreToScratch: rec('restoreToScratch', async () => ({
+      scratchDatabase: 'ferry_poc_m',
+      seconds: 2,
+      warnings: [],
+    })),
+    verifyScratch: rec('verifyScratch', async () => ({
+      ok: true,
+      tables: 1,
+      checksummed: 1,
+      differences: [],
+    })),
     planFromPoc: rec('planFromPoc', async () => ({
       estimate: { bytesPerSecond: 1e6, estimatedSeconds: 100, basis: 'test' },
       planFile: '/tmp/plan.json',
@@ -67,7 +85,10 @@ async function waitForGate(client: FerryClient, id: string): Promise<PocStatus> 
 describe('PoC workflow (stubbed activities, real dev server)', function () {
   this.timeout(60_000);
 
-  async function run<T>(acts: Activities, fn: (client: FerryClient, taskQueue: string) => Promise<T>): Promise<T> {
+  async function run<T>(
+    acts: Activities,
+    fn: (client: FerryClient, taskQueue: string) => Promise<T>,
+  ): Promise<T> {
     const env = await temporalEnv();
     const taskQueue = `test-${randomUUID()}`;
     const worker = await Worker.create({
@@ -129,7 +150,10 @@ describe('PoC workflow (stubbed activities, real dev server)', function () {
         assert.match(e.message, /"mallory" is not an approver of migration m; approvers: alice, bob/);
         return true;
       });
-      await assert.rejects(client.decide(id, 'approve', { gate: 'cutover', by: 'alice' }), /gate "cutover" is not pending/);
+      await assert.rejects(
+        client.decide(id, 'approve', { gate: 'cutover', by: 'alice' }),
+        /gate "cutover" is not pending/,
+      );
       await client.decide(id, 'approve', { gate: 'poc', by: 'bob' });
       await client.result(id);
       // Refused updates never enter history: exactly one accepted update.
@@ -159,7 +183,12 @@ describe('PoC workflow (stubbed activities, real dev server)', function () {
     const acts = stubs(calls, {
       verifyScratch: async () => {
         calls.names.push('verifyScratch');
-        return { ok: false, tables: 1, checksummed: 1, differences: ['public.t: 3 rows on source, 2 on target'] };
+        return {
+          ok: false,
+          tables: 1,
+          checksummed: 1,
+          differences: ['public.t: 3 rows on source, 2 on target'],
+        };
       },
     });
     await run(acts, async (client) => {
@@ -211,7 +240,11 @@ describe('PoC workflow (stubbed activities, real dev server)', function () {
     const calls: Calls = { names: [] };
     const acts = stubs(calls, {
       dropScratch: async () => {
-        throw ApplicationFailure.create({ type: 'SCRATCH_NOT_OURS', message: 'not ours', nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: 'SCRATCH_NOT_OURS',
+          message: 'not ours',
+          nonRetryable: true,
+        });
       },
     });
     const res = await run(acts, async (client) => {

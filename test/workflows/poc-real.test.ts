@@ -19,7 +19,8 @@ async function waitForGate(client: FerryClient, id: string, timeoutMs = 120_000)
     const st = await client.status(id).catch(() => undefined);
     if (st?.pendingGate) return st;
     const d = await client.describe(id);
-    if (d.status.name !== 'RUNNING') throw new Error(`workflow ended (${d.status.name}) before the gate: ${st?.error}`);
+    if (d.status.name !== 'RUNNING')
+      throw new Error(`workflow ended (${d.status.name}) before the gate: ${st?.error}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('gate never reached');
@@ -52,7 +53,9 @@ describe('PoC workflow (real activities, PostgreSQL 13 -> 15)', function () {
       await client.startPoc({ migration: m.name });
       const st = await waitForGate(client, id);
       // While waiting at the gate the scratch database holds the restored copy.
-      assert.deepEqual(await targetDatabases(m.target, scratchDatabaseName(m.name)), [scratchDatabaseName(m.name)]);
+      assert.deepEqual(await targetDatabases(m.target, scratchDatabaseName(m.name)), [
+        scratchDatabaseName(m.name),
+      ]);
       assert.equal(st.verify?.ok, true, st.verify?.differences.join('\n'));
       assert.ok(st.verify!.tables >= 15, `counted ${st.verify!.tables} tables`);
       assert.ok(st.verify!.checksummed >= 15);
@@ -60,7 +63,11 @@ describe('PoC workflow (real activities, PostgreSQL 13 -> 15)', function () {
       assert.ok(st.dump!.bytes > 0 && existsSync(st.dump!.file));
       assert.ok(st.estimate!.estimatedSeconds > 0);
       const plan = JSON.parse(await fs.readFile(st.fallbackPlanFile!, 'utf8'));
-      assert.ok(plan.commands.some((c: string) => c.includes('pg_restore') && c.includes(path.basename(st.dump!.file))));
+      assert.ok(
+        plan.commands.some(
+          (c: string) => c.includes('pg_restore') && c.includes(path.basename(st.dump!.file)),
+        ),
+      );
       await client.decide(id, 'approve', { gate: 'poc', by: 'alice', reason: 'equal' });
       const r = await client.result(id);
 
@@ -76,7 +83,11 @@ describe('PoC workflow (real activities, PostgreSQL 13 -> 15)', function () {
     });
     assert.equal(res.outcome, 'approved');
     assert.ok(res.status.steps.every((s) => s.status === 'done' && typeof s.seconds === 'number'));
-    assert.deepEqual(await targetDatabases(m.target, scratchDatabaseName(m.name)), [], 'scratch database dropped');
+    assert.deepEqual(
+      await targetDatabases(m.target, scratchDatabaseName(m.name)),
+      [],
+      'scratch database dropped',
+    );
   });
 
   it('reject drops the scratch database and leaves the source untouched', async () => {

@@ -25,7 +25,10 @@ describe('PocState', () => {
     st.openGate('poc', t(0));
     assert.throws(() => st.validate({ gate: 'poc', by: '' }), ApprovalRejectedError);
     assert.throws(() => st.validate({ gate: 'cutover', by: 'alice' }), /pending gate is "poc"/);
-    assert.throws(() => st.validate({ gate: 'poc', by: 'eve' }), /"eve" is not an approver of migration m; approvers: alice/);
+    assert.throws(
+      () => st.validate({ gate: 'poc', by: 'eve' }),
+      /"eve" is not an approver of migration m; approvers: alice/,
+    );
     st.validate({ gate: 'poc', by: 'alice' });
   });
 
@@ -35,7 +38,13 @@ describe('PocState', () => {
     st.openGate('poc', t(0), t(60));
     assert.equal(st.status.pendingGate?.deadline, t(60).toISOString());
     const rec = st.decide({ gate: 'poc', by: 'alice', reason: 'ok' }, 'approved', t(5));
-    assert.deepEqual(rec, { gate: 'poc', decision: 'approved', by: 'alice', reason: 'ok', at: t(5).toISOString() });
+    assert.deepEqual(rec, {
+      gate: 'poc',
+      decision: 'approved',
+      by: 'alice',
+      reason: 'ok',
+      at: t(5).toISOString(),
+    });
     assert.equal(st.status.pendingGate, undefined);
     assert.equal(st.decision('poc'), rec);
     assert.throws(() => st.validate({ gate: 'poc', by: 'alice' }), /no gate is waiting/);

@@ -40,7 +40,10 @@ const LOCK_WAIT_TIMEOUT_MS = 5 * 60_000;
 export async function dumpDatabase(opts: DumpOptions): Promise<DumpResult> {
   const { conn } = opts;
   if (!Number.isInteger(opts.compression) || opts.compression < 0 || opts.compression > 9) {
-    throw new FerryError(ErrorType.CONFIG_INVALID, `pg_dump compression must be an integer 0..9, not ${opts.compression}`);
+    throw new FerryError(
+      ErrorType.CONFIG_INVALID,
+      `pg_dump compression must be an integer 0..9, not ${opts.compression}`,
+    );
   }
   opts.signal?.throwIfAborted();
 
@@ -56,18 +59,22 @@ export async function dumpDatabase(opts: DumpOptions): Promise<DumpResult> {
     );
     serverMajor = Math.floor(Number(v.rows[0].num) / 10000);
     extensions = Number(v.rows[0].ext);
-    scope = await resolveScope(client, opts.scope, conn);
+    scope = await resolveScope(client, opts.scope, conn, { sizes: false });
   } catch (err) {
     throw classifyPgError(err, conn);
   } finally {
     await client.end().catch(() => undefined);
   }
+  opts.signal?.throwIfAborted();
   const tool = await findPgTool('pg_dump', serverMajor);
 
   const args = dumpArgs(scope, opts.compression, tool.major >= 14 && extensions > 0);
   const dir = path.dirname(opts.outFile);
   await fs.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(opts.outFile)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(
+    dir,
+    `.${path.basename(opts.outFile)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
 
   const started = Date.now();
   let finished = false;
@@ -99,7 +106,12 @@ export async function dumpDatabase(opts: DumpOptions): Promise<DumpResult> {
 
 /** pg_dump arguments for the resolved scope (without -f). Database and login come from the environment. */
 export function dumpArgs(scope: ResolvedScope, compression: number, withExtensions: boolean): string[] {
-  const args = ['--format=custom', `--compress=${compression}`, '--no-password', `--lock-wait-timeout=${LOCK_WAIT_TIMEOUT_MS}`];
+  const args = [
+    '--format=custom',
+    `--compress=${compression}`,
+    '--no-password',
+    `--lock-wait-timeout=${LOCK_WAIT_TIMEOUT_MS}`,
+  ];
   if (scope.mode === 'all') return args;
   // A scoped dump leaves extensions out unless asked (pg_dump 14+: --extension); keep them, so the
   // restore shows whether the target (Aurora's extension list) can create them. Only when there is

@@ -41,7 +41,8 @@ export function estimateFullMigration(m: EstimateInput): Estimate {
   }
   const bytesPerSecond = scope / seconds;
   const estimatedSeconds = db / bytesPerSecond;
-  const ratio = m.dumpBytes > 0 ? ` (archive ${formatBytes(m.dumpBytes)}, ${(scope / m.dumpBytes).toFixed(1)}:1)` : '';
+  const ratio =
+    m.dumpBytes > 0 ? ` (archive ${formatBytes(m.dumpBytes)}, ${(scope / m.dumpBytes).toFixed(1)}:1)` : '';
   return {
     bytesPerSecond,
     estimatedSeconds,

@@ -50,7 +50,8 @@ export function shellQuote(s: string): string {
  */
 export function passwordFromRef(ref: string | undefined): string | undefined {
   if (!ref) return undefined;
-  if (ref.startsWith('env:') && /^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.slice(4))) return `PGPASSWORD="$${ref.slice(4)}"`;
+  if (ref.startsWith('env:') && /^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.slice(4)))
+    return `PGPASSWORD="$${ref.slice(4)}"`;
   if (ref.startsWith('file:') && ref.length > 5) return `PGPASSWORD="$(cat ${shellQuote(ref.slice(5))})"`;
   const arn = /^aws-secretsmanager:(arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:.+)$/.exec(ref);
   if (arn) {
@@ -71,10 +72,14 @@ function seconds(s: number): string {
 export function buildFallbackPlan(input: FallbackPlanInput): FallbackPlan {
   const { source: s } = input;
   const pw = passwordFromRef(s.passwordRef);
-  const envPrefix = [pw, s.sslmode ? `PGSSLMODE=${shellQuote(s.sslmode)}` : undefined].filter(Boolean).join(' ');
+  const envPrefix = [pw, s.sslmode ? `PGSSLMODE=${shellQuote(s.sslmode)}` : undefined]
+    .filter(Boolean)
+    .join(' ');
   const prefix = envPrefix ? `${envPrefix} ` : '';
   // A name containing "=" would be read as a connection string by -d; make it one on purpose.
-  const db = s.database.includes('=') ? `dbname='${s.database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'` : s.database;
+  const db = s.database.includes('=')
+    ? `dbname='${s.database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+    : s.database;
   const login = `-h ${shellQuote(s.host)} -p ${s.port} -U ${shellQuote(s.user)} -d ${shellQuote(db)}`;
   const file = shellQuote(input.dumpFile);
 
@@ -111,10 +116,14 @@ export function buildFallbackPlan(input: FallbackPlanInput): FallbackPlan {
         `(or use ~/.pgpass) before running the commands, unless the server needs no password.`,
     );
   }
-  if (input.sla?.maxDowntime !== undefined) notes.push(`SLA: maximum downtime ${seconds(input.sla.maxDowntime)}.`);
+  if (input.sla?.maxDowntime !== undefined)
+    notes.push(`SLA: maximum downtime ${seconds(input.sla.maxDowntime)}.`);
   if (input.sla?.rpo !== undefined) notes.push(`SLA: recovery point objective ${seconds(input.sla.rpo)}.`);
   if (input.sla?.businessHours) notes.push(`SLA: business hours ${input.sla.businessHours}.`);
-  if (!to.length) notes.push('Nobody to notify: add owners to the catalog inventory or fallback.contacts to the migration.');
+  if (!to.length)
+    notes.push(
+      'Nobody to notify: add owners to the catalog inventory or fallback.contacts to the migration.',
+    );
 
   return {
     notify: {

@@ -65,11 +65,15 @@ export interface ResolvedScope {
   tables: ScopedTable[];
 }
 
-const TABLES_SQL = `
+/**
+ * `sizes`: pg_total_relation_size takes a lock on each table and so waits behind an ACCESS EXCLUSIVE
+ * lock (ALTER TABLE, VACUUM FULL); callers that only need names (the dump) leave it out.
+ */
+const tablesSql = (sizes: boolean) => `
 SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
        c.relkind::text AS relkind, c.relispartition AS ispartition,
        greatest(c.reltuples, 0)::float8 AS reltuples,
-       CASE WHEN c.relkind = 'p' THEN 0 ELSE pg_total_relation_size(c.oid) END::int8::text AS bytes,
+       ${sizes ? `CASE WHEN c.relkind = 'p' THEN 0 ELSE pg_total_relation_size(c.oid) END` : '0'}::int8::text AS bytes,
        EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') AS has_pk,
        (SELECT i.inhparent::int8::text FROM pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) AS parent
   FROM pg_class c
@@ -96,10 +100,15 @@ interface TableRow {
 }
 
 /** Resolve `scope` against the catalog of the connected source. @throws CONFIG_INVALID for unknown names. */
-export async function resolveScope(client: Client, scope: PocScope, c: PgConnInfo): Promise<ResolvedScope> {
+export async function resolveScope(
+  client: Client,
+  scope: PocScope,
+  c: PgConnInfo,
+  opts: { sizes?: boolean } = {},
+): Promise<ResolvedScope> {
   const schemas = [...new Set(scope.schemas ?? [])];
   const wanted = (scope.tables ?? []).map((t) => ({ text: t, ...parseTableName(t) }));
-  const { rows } = await client.query<TableRow>(TABLES_SQL);
+  const { rows } = await client.query<TableRow>(tablesSql(opts.sizes ?? true));
 
   const all: ScopedTable[] = rows.map((r) => ({
     oid: r.oid,
@@ -118,21 +127,29 @@ export async function resolveScope(client: Client, scope: PocScope, c: PgConnInf
   for (const t of all) if (t.kind === 'partitioned') t.estimatedRows = 0;
   for (const t of all) {
     if (t.kind === 'partitioned') continue;
-    for (let p = t.parentOid ? byOid.get(t.parentOid) : undefined; p; p = p.parentOid ? byOid.get(p.parentOid) : undefined) {
+    for (
+      let p = t.parentOid ? byOid.get(t.parentOid) : undefined;
+      p;
+      p = p.parentOid ? byOid.get(p.parentOid) : undefined
+    ) {
       p.estimatedRows += t.estimatedRows;
     }
   }
 
   const problems: string[] = [];
   if (schemas.length) {
-    const found = await client.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)', [schemas]);
+    const found = await client.query<{ nspname: string }>(
+      'SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)',
+      [schemas],
+    );
     const have = new Set(found.rows.map((r) => r.nspname));
     for (const s of schemas) if (!have.has(s)) problems.push(`schema "${s}" does not exist`);
   }
   const selectedOids = new Set<string>();
   for (const w of wanted) {
     const t = all.find((x) => x.schema === w.schema && x.name === w.table);
-    if (!t) problems.push(`table ${displayName(w.schema, w.table)} ("${w.text}") does not exist or is not a table`);
+    if (!t)
+      problems.push(`table ${displayName(w.schema, w.table)} ("${w.text}") does not exist or is not a table`);
     else selectedOids.add(t.oid);
   }
   if (problems.length) {
@@ -157,10 +174,14 @@ export async function resolveScope(client: Client, scope: PocScope, c: PgConnInf
   return { mode: wanted.length ? 'tables' : 'schemas', schemas, tables };
 }
 
+const INSPECT_LOCK_TIMEOUT = '30s';
+
 /** Inventory of the source and the tables `scope` selects. */
 export async function inspectSource(conn: PgConnInfo, scope: PocScope): Promise<SourceInventory> {
   const client = await connectPg(conn, 'ferry-poc-inspect');
   try {
+    // Sizes lock each table briefly; behind an exclusive lock, fail with a clear error, not hang.
+    await client.query(`SET lock_timeout = '${INSPECT_LOCK_TIMEOUT}'`);
     const info = await client.query<{
       version: string;
       num: number;

@@ -1,10 +1,12 @@
 // PoC step 3: pg_restore -j of the PoC archive into the (fresh, empty) scratch database, with progress
 // counted from pg_restore's verbose output against the archive's table of contents.
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Client } from 'pg';
 import { ErrorType, FerryError } from '../../errors';
 import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint, redact } from '../connection';
-import { quoteIdent, readIdent } from '../ident';
+import { displayName, qualify, quoteIdent, readIdent } from '../ident';
 import { type PgTool, type RunResult, classifyToolFailure, findPgTool, runTool, toolEnv } from '../pg-tools';
 
 export interface RestoreOptions {
@@ -31,24 +33,34 @@ export interface ArchiveToc {
   total: number;
   /** Major of the pg_dump that wrote it. */
   dumpMajor?: number;
+  /** The `pg_restore -l` output itself: the base of a --use-list file. */
+  listing: string;
 }
 
 /**
  * Restore `file` into `conn.database` with `pg_restore -j N --no-owner --no-privileges
  * --exit-on-error`: the scratch database has none of the source's roles, and the first error stops
- * the restore so the operator sees the cause, not its consequences.
+ * the restore so the operator sees the cause, not its consequences. Before it starts: schemas a
+ * table-level archive lacks are created, and foreign keys to tables outside the archive are left
+ * out (each reported in `warnings`), since a scope can cut through a reference.
  * @throws TOOL_FAILED listing pg_restore's errors (with a hint for missing extensions), or the
  *   AUTH/UNREACHABLE/DATABASE_MISSING classification of a connection failure.
  */
 export async function restoreDump(opts: RestoreOptions): Promise<RestoreResult> {
   const { conn } = opts;
   if (!Number.isInteger(opts.jobs) || opts.jobs < 1) {
-    throw new FerryError(ErrorType.CONFIG_INVALID, `pg_restore jobs must be a positive integer, not ${opts.jobs}`);
+    throw new FerryError(
+      ErrorType.CONFIG_INVALID,
+      `pg_restore jobs must be a positive integer, not ${opts.jobs}`,
+    );
   }
   opts.signal?.throwIfAborted();
   const started = Date.now();
   await fs.access(opts.file).catch(() => {
-    throw new FerryError(ErrorType.TOOL_FAILED, `dump file ${opts.file} does not exist on this worker; run the PoC dump again`);
+    throw new FerryError(
+      ErrorType.TOOL_FAILED,
+      `dump file ${opts.file} does not exist on this worker; run the PoC dump again`,
+    );
   });
 
   let tool = await findPgTool('pg_restore');
@@ -58,15 +70,38 @@ export async function restoreDump(opts: RestoreOptions): Promise<RestoreResult> 
     toc = await readToc(tool, opts.file);
   }
 
-  await prepareTarget(tool, opts.file, conn, opts.signal);
+  const pre = scanPreData(await sectionScript(tool, opts.file, 'pre-data', conn, opts.signal));
+  const dangling = danglingForeignKeys(
+    await sectionScript(tool, opts.file, 'post-data', conn, opts.signal),
+    pre.tables,
+  );
+  await prepareTarget(conn, pre);
 
-  const warnings: string[] = [];
+  const warnings: string[] = dangling.map(
+    (fk) =>
+      `skipped foreign key ${quoteIdent(fk.constraint)} of ${fk.table}: it references ${fk.references}, ` +
+      `which is outside the PoC scope`,
+  );
   const errors: string[] = [];
-  const progress = new RestoreProgress(toc.total || toc.listed);
+  const progress = new RestoreProgress((toc.total || toc.listed) - dangling.length);
   opts.onProgress?.({ done: 0, total: progress.total });
+  // Leave out foreign keys to tables the archive does not have (a scope cut through a reference):
+  // with --exit-on-error the first of them would stop the restore.
+  const listDir = dangling.length ? await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-restore-')) : undefined;
+  const listArgs: string[] = [];
+  if (listDir) {
+    const skip = new Set(dangling.map((fk) => fk.id));
+    const list = toc.listing
+      .split('\n')
+      .map((l) => (skip.has(/^(\d+);/.exec(l)?.[1] ?? '') ? `;${l}` : l))
+      .join('\n');
+    await fs.writeFile(path.join(listDir, 'toc.list'), list, { mode: 0o600 });
+    listArgs.push(`--use-list=${path.join(listDir, 'toc.list')}`);
+  }
   const r = await runTool(
     tool.path,
     [
+      ...listArgs,
       `--jobs=${opts.jobs}`,
       '--no-owner',
       '--no-privileges',
@@ -92,7 +127,7 @@ export async function restoreDump(opts: RestoreOptions): Promise<RestoreResult> 
         if (item !== undefined) opts.onProgress?.({ done: progress.done, total: progress.total, item });
       },
     },
-  );
+  ).finally(() => (listDir ? fs.rm(listDir, { recursive: true, force: true }) : undefined));
   if (r.aborted && opts.signal?.aborted) throw opts.signal.reason ?? new Error('restore aborted');
   if (r.code !== 0) throw restoreFailure(conn, r, errors);
   opts.onProgress?.({ done: progress.total, total: progress.total });
@@ -137,7 +172,11 @@ function conninfoValue(key: string, value: string): string {
 }
 
 export async function readToc(tool: PgTool, file: string): Promise<ArchiveToc> {
-  const r = await runTool(tool.path, ['--list', file], { env: toolEnv(), captureStdout: true, timeoutMs: 120_000 });
+  const r = await runTool(tool.path, ['--list', file], {
+    env: toolEnv(),
+    captureStdout: true,
+    timeoutMs: 120_000,
+  });
   if (r.code !== 0) {
     const text = r.stderrTail.join('\n');
     if (/unsupported version/.test(text)) {
@@ -147,7 +186,10 @@ export async function readToc(tool: PgTool, file: string): Promise<ArchiveToc> {
           `(apt-get install -y postgresql-client-15 or newer) or set PG_BIN_DIR:\n${text}`,
       );
     }
-    throw new FerryError(ErrorType.TOOL_FAILED, `pg_restore cannot read ${file} (not a complete pg_dump -Fc archive?):\n${text}`);
+    throw new FerryError(
+      ErrorType.TOOL_FAILED,
+      `pg_restore cannot read ${file} (not a complete pg_dump -Fc archive?):\n${text}`,
+    );
   }
   const lines = r.stdout.split('\n');
   const entries = lines.filter((l) => /^\d+;/.test(l));
@@ -157,62 +199,130 @@ export async function readToc(tool: PgTool, file: string): Promise<ArchiveToc> {
     listed: entries.length,
     total: total ? Number(total[1]) : entries.length,
     dumpMajor: by ? Number(by[1]) : undefined,
+    listing: r.stdout,
   };
 }
 
-/** Schemas an archive creates, and schemas its objects live in (parsed from the pre-data script). */
-export function schemasOfScript(sql: string): { created: Set<string>; used: Set<string> } {
-  const created = new Set<string>();
-  const used = new Set<string>();
+/** What a pre-data script creates: schemas, the schemas its objects live in, and its tables. */
+export interface PreData {
+  createdSchemas: Set<string>;
+  usedSchemas: Set<string>;
+  /** `qualify(schema, table)` of every table the archive creates. */
+  tables: Set<string>;
+}
+
+/** Read "schema.name" at the start of `s`, as pg_dump prints it. */
+function readQualified(s: string): { schema: string; name: string; rest: string } | undefined {
+  const a = readIdent(s);
+  if (!a || !a.rest.startsWith('.')) return undefined;
+  const b = readIdent(a.rest.slice(1));
+  return b ? { schema: a.name, name: b.name, rest: b.rest } : undefined;
+}
+
+/**
+ * Scan `pg_restore --section=pre-data` output. pg_dump writes statements from the start of a line,
+ * keywords in upper case and names lower case or quoted, which is what makes this reliable.
+ */
+export function scanPreData(sql: string): PreData {
+  const out: PreData = { createdSchemas: new Set(), usedSchemas: new Set(), tables: new Set() };
   for (const line of sql.split('\n')) {
     if (!line.startsWith('CREATE ')) continue;
     const schema = /^CREATE SCHEMA (.*)$/.exec(line);
     if (schema) {
       const id = readIdent(schema[1]);
-      if (id) created.add(id.name);
+      if (id) out.createdSchemas.add(id.name);
       continue;
     }
     const ext = / WITH SCHEMA (.*)$/.exec(line);
     if (line.startsWith('CREATE EXTENSION ') && ext) {
       const id = readIdent(ext[1]);
-      if (id) used.add(id.name);
+      if (id) out.usedSchemas.add(id.name);
       continue;
     }
-    // pg_dump writes keywords in upper case and names lower case or quoted: skip the keywords, then
-    // read "schema.name".
-    const rest = line.slice('CREATE '.length).replace(/^(?:[A-Z]+ )+/, '');
-    const first = readIdent(rest);
-    if (first && first.rest.startsWith('.')) used.add(first.name);
+    const keywords = /^CREATE ((?:[A-Z]+ )+)/.exec(line);
+    const q = readQualified(line.slice('CREATE '.length + (keywords?.[1].length ?? 0)));
+    if (!q) continue;
+    out.usedSchemas.add(q.schema);
+    if (/^(?:UNLOGGED |FOREIGN )?TABLE $/.test(keywords?.[1] ?? ''))
+      out.tables.add(qualify(q.schema, q.name));
   }
-  return { created, used };
+  return out;
+}
+
+export interface DanglingForeignKey {
+  /** TOC entry id. */
+  id: string;
+  constraint: string;
+  /** Display name of the constrained table. */
+  table: string;
+  references: string;
 }
 
 /**
- * Make a fresh database ready for the archive:
- * - a table-level dump (pg_dump -t) has no CREATE SCHEMA: create the schemas its tables live in;
- * - a schema-level dump of `public` from a pre-15 source says CREATE SCHEMA public, which fails
- *   against the public schema every new database has: drop that one if it is still empty.
+ * Foreign keys in `pg_restore --section=post-data --verbose` output that reference a table not in
+ * `tables`. --verbose precedes each entry with "-- TOC entry <id> (class ... OID ...)", which ties the
+ * SQL to the entry to leave out.
  */
-async function prepareTarget(tool: PgTool, file: string, conn: PgConnInfo, signal?: AbortSignal): Promise<void> {
-  const script = await runTool(tool.path, ['--section=pre-data', '--file=-', file], {
+export function danglingForeignKeys(postDataVerbose: string, tables: Set<string>): DanglingForeignKey[] {
+  const out: DanglingForeignKey[] = [];
+  for (const block of postDataVerbose.split(/^-- TOC entry /m).slice(1)) {
+    const id = /^(\d+) /.exec(block)?.[1];
+    if (!id || !/^-- Name: .*; Type: FK CONSTRAINT; /m.test(block)) continue;
+    const alter = /^ALTER TABLE (?:ONLY )?(.*)$/m.exec(block);
+    const add = /^ {4}ADD CONSTRAINT (.*)$/m.exec(block);
+    const table = alter && readQualified(alter[1]);
+    const constraint = add && readIdent(add[1]);
+    const refAt = add ? add[1].indexOf(' REFERENCES ') : -1;
+    const ref = refAt >= 0 ? readQualified(add![1].slice(refAt + ' REFERENCES '.length)) : undefined;
+    if (!table || !constraint || !ref) continue;
+    if (tables.has(qualify(ref.schema, ref.name))) continue;
+    out.push({
+      id,
+      constraint: constraint.name,
+      table: displayName(table.schema, table.name),
+      references: displayName(ref.schema, ref.name),
+    });
+  }
+  return out;
+}
+
+async function sectionScript(
+  tool: PgTool,
+  file: string,
+  section: 'pre-data' | 'post-data',
+  conn: PgConnInfo,
+  signal?: AbortSignal,
+): Promise<string> {
+  const r = await runTool(tool.path, [`--section=${section}`, '--verbose', '--file=-', file], {
     env: toolEnv(),
     captureStdout: true,
     signal,
   });
-  if (script.aborted && signal?.aborted) throw signal.reason ?? new Error('restore aborted');
-  if (script.code !== 0) throw classifyToolFailure('pg_restore', conn, script, `reading the schema of ${file}`);
-  const { created, used } = schemasOfScript(script.stdout);
+  if (r.aborted && signal?.aborted) throw signal.reason ?? new Error('restore aborted');
+  if (r.code !== 0)
+    throw classifyToolFailure('pg_restore', conn, r, `reading the ${section} section of ${file}`);
+  return r.stdout;
+}
 
+/**
+ * Make a fresh database ready for the archive:
+ * - a table-level dump (pg_dump -t) has no CREATE SCHEMA: create the schemas its objects live in;
+ * - a schema-level dump of `public` from a pre-15 source says CREATE SCHEMA public, which fails
+ *   against the public schema every new database has: drop that one if it is still empty.
+ */
+async function prepareTarget(conn: PgConnInfo, pre: PreData): Promise<void> {
   const client = await connectPg(conn, 'ferry-poc-restore');
   try {
     const existing = new Set(
-      (await client.query<{ nspname: string }>('SELECT nspname FROM pg_namespace')).rows.map((r) => r.nspname),
+      (await client.query<{ nspname: string }>('SELECT nspname FROM pg_namespace')).rows.map(
+        (r) => r.nspname,
+      ),
     );
-    for (const s of used) {
-      if (created.has(s) || existing.has(s)) continue;
+    for (const s of pre.usedSchemas) {
+      if (pre.createdSchemas.has(s) || existing.has(s)) continue;
       await client.query(`CREATE SCHEMA ${quoteIdent(s)}`);
     }
-    for (const s of created) {
+    for (const s of pre.createdSchemas) {
       if (existing.has(s) && s === 'public' && (await isEmptySchema(client, s))) {
         await client.query(`DROP SCHEMA ${quoteIdent(s)}`);
       }
@@ -251,7 +361,9 @@ function restoreFailure(conn: PgConnInfo, r: RunResult, errors: string[]): Ferry
 export function restoreHints(text: string, conn: Pick<PgConnInfo, 'endpointId'>): string[] {
   const hints: string[] = [];
   const missing = new Set<string>();
-  for (const m of text.matchAll(/extension "([^"]+)" is not available|extension control file "[^"]*\/([^"/]+)\.control"/g)) {
+  for (const m of text.matchAll(
+    /extension "([^"]+)" is not available|extension control file "[^"]*\/([^"/]+)\.control"/g,
+  )) {
     missing.add(m[1] ?? m[2]);
   }
   for (const ext of missing) {
@@ -261,7 +373,16 @@ export function restoreHints(text: string, conn: Pick<PgConnInfo, 'endpointId'>)
     );
   }
   if (/already exists/.test(text)) {
-    hints.push('an object of the archive already exists in the target database: restore into a fresh scratch database');
+    hints.push(
+      'an object of the archive already exists in the target database: restore into a fresh scratch database',
+    );
+  }
+  const outside = /(relation|schema) "([^"]+)" does not exist/.exec(text);
+  if (outside) {
+    hints.push(
+      `${outside[1]} ${outside[2]} is not in the archive: an object in the PoC scope (a view, function or default) ` +
+        `refers to it; add its schema to poc.schemas or its table to poc.tables`,
+    );
   }
   const type = /type "([^"]+)" does not exist/.exec(text);
   if (type) {

@@ -44,11 +44,16 @@ async function lookup(client: Client, name: string): Promise<Existing | undefine
 
 /** DROP ... WITH (FORCE) ends other sessions (a stuck verify, a psql left open); PostgreSQL 13+. */
 async function dropDatabase(client: Client, name: string): Promise<void> {
-  const { rows } = await client.query<{ num: number }>(`SELECT current_setting('server_version_num')::int AS num`);
+  const { rows } = await client.query<{ num: number }>(
+    `SELECT current_setting('server_version_num')::int AS num`,
+  );
   if (Number(rows[0].num) >= 130000) {
     await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
   } else {
-    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+    await client.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [name],
+    );
     await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
   }
 }
@@ -89,7 +94,8 @@ export async function ensureScratchDatabase(
   try {
     const existing = await lookup(client, name);
     if (existing) {
-      if (existing.comment !== scratchMarker(migration)) throw notOurs(targetAdmin, name, migration, existing.comment);
+      if (existing.comment !== scratchMarker(migration))
+        throw notOurs(targetAdmin, name, migration, existing.comment);
       await dropDatabase(client, name);
     }
     // template0: template1 may carry site objects (extensions, tables) that would clash with the restore.
@@ -99,10 +105,13 @@ export async function ensureScratchDatabase(
       // 42P04: a concurrent attempt created it between our check and CREATE; judge that one by its marker.
       if ((err as { code?: string }).code !== '42P04') throw err;
       const raced = await lookup(client, name);
-      if (raced?.comment !== scratchMarker(migration)) throw notOurs(targetAdmin, name, migration, raced?.comment ?? null);
+      if (raced?.comment !== scratchMarker(migration))
+        throw notOurs(targetAdmin, name, migration, raced?.comment ?? null);
       return { created: false, recreated: true };
     }
-    await client.query(`COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(scratchMarker(migration))}`);
+    await client.query(
+      `COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(scratchMarker(migration))}`,
+    );
     return { created: !existing, recreated: !!existing };
   } catch (err) {
     throw classifyPgError(err, targetAdmin);
@@ -126,7 +135,11 @@ export async function dropScratchDatabase(
     const existing = await lookup(client, name);
     if (!existing) return { dropped: false, reason: 'absent' };
     if (existing.comment !== scratchMarker(migration)) {
-      return { dropped: false, reason: 'not-ours', detail: notOurs(targetAdmin, name, migration, existing.comment).message };
+      return {
+        dropped: false,
+        reason: 'not-ours',
+        detail: notOurs(targetAdmin, name, migration, existing.comment).message,
+      };
     }
     await dropDatabase(client, name);
     return { dropped: true };

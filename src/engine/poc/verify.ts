@@ -98,7 +98,13 @@ interface SideResult {
   md5?: string;
 }
 
-async function measure(client: Client, c: PgConnInfo, t: VerifyTableInput, kind: TableKind, checksum: boolean): Promise<SideResult> {
+async function measure(
+  client: Client,
+  c: PgConnInfo,
+  t: VerifyTableInput,
+  kind: TableKind,
+  checksum: boolean,
+): Promise<SideResult> {
   const q = qualify(t.schema, t.name);
   try {
     const exists = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [q]);
@@ -108,7 +114,9 @@ async function measure(client: Client, c: PgConnInfo, t: VerifyTableInput, kind:
       return { missing: false, rows: Number(r.rows[0].n), md5: r.rows[0].md5 };
     }
     // A parent's rows are its partitions' (listed separately); ONLY elsewhere so nothing counts twice.
-    const r = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${kind === 'partitioned' ? '' : 'ONLY '}${q}`);
+    const r = await client.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${kind === 'partitioned' ? '' : 'ONLY '}${q}`,
+    );
     return { missing: false, rows: Number(r.rows[0].n) };
   } catch (err) {
     throw classifyPgError(err, c);
