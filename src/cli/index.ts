@@ -3,12 +3,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { FerryClient, pocWorkflowId } from '../client';
 import { loadConfig } from '../config';
 import * as stack from '../dev/stack';
 import { FerryError } from '../errors';
 import type { PocInput, PocStatus } from '../workflows/definitions';
-import { renderStatus } from './format';
+import { bytes, renderStatus } from './format';
 
 type Out = (line: string) => void;
 const out: Out = (l) => process.stdout.write(l + '\n');
@@ -58,8 +59,21 @@ export async function follow(
   const print = opts.print ?? (() => undefined);
   const seen = new Map<string, string>();
   let last: PocStatus | undefined;
+  let lastProgress = '';
+  let lastProgressAt = 0;
   for (;;) {
     const desc = await client.describe(workflowId);
+    // Progress of long steps comes from the running activity's last heartbeat.
+    for (const a of desc.raw.pendingActivities ?? []) {
+      const payload = a.heartbeatDetails?.payloads?.[0];
+      if (!payload) continue;
+      const line = progressLine(a.activityType?.name ?? '', defaultPayloadConverter.fromPayload(payload));
+      if (line && line !== lastProgress && Date.now() - lastProgressAt >= 2000) {
+        print(`  ${line}`);
+        lastProgress = line;
+        lastProgressAt = Date.now();
+      }
+    }
     try {
       last = await client.status(workflowId);
     } catch {
@@ -79,6 +93,18 @@ export async function follow(
     if (desc.status.name !== 'RUNNING') return last;
     await sleep(opts.pollMs ?? 500);
   }
+}
+
+/** One line of progress from an activity's heartbeat details, or undefined if it has none. */
+export function progressLine(activity: string, details: unknown): string | undefined {
+  const d = details as { bytes?: number; done?: number; total?: number } | undefined;
+  if (!d) return undefined;
+  if (activity === 'dumpSource' && typeof d.bytes === 'number') return `dump: ${bytes(d.bytes)} written`;
+  if (typeof d.done === 'number' && typeof d.total === 'number' && d.total > 0) {
+    const what = activity === 'verifyScratch' ? 'tables verified' : 'items restored';
+    return `${activity === 'verifyScratch' ? 'verify' : 'restore'}: ${d.done}/${d.total} ${what} (${Math.floor((100 * d.done) / d.total)}%)`;
+  }
+  return undefined;
 }
 
 export function buildProgram(): Command {
