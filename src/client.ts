@@ -99,8 +99,31 @@ export class FerryClient {
     return this.client.workflow.getHandle(workflowId);
   }
 
+  /**
+   * The workflow's status. A query needs a worker to answer, so for a closed workflow (no worker may
+   * be running any more) the status comes from its result or its failure instead.
+   */
   async status(workflowId: string): Promise<PocStatus> {
-    return this.handle(workflowId).query(statusQuery);
+    const h = this.handle(workflowId);
+    const desc = await h.describe();
+    if (desc.status.name === 'RUNNING') return h.query(statusQuery);
+    if (desc.status.name === 'COMPLETED') return ((await h.result()) as PocResult).status;
+    const sa = desc.searchAttributes as Record<string, unknown[] | undefined>;
+    let error = `workflow ${desc.status.name.toLowerCase()}`;
+    try {
+      await h.result();
+    } catch (err) {
+      error = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+    }
+    return {
+      migration: String(sa.FerryMigration?.[0] ?? ''),
+      phase: 'failed',
+      steps: [],
+      findings: [],
+      approvals: [],
+      compensations: [],
+      error,
+    };
   }
 
   async describe(workflowId: string) {

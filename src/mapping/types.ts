@@ -1,0 +1,163 @@
+// The contract between the mapping compiler and the native engine: the live source catalog the
+// compiler reads, and the plan it produces. Plain data (JSON-serialisable), no Temporal, no I/O.
+//
+// Glossary:
+//   catalog   what exists on the source: tables, columns, keys, partitions, sizes (read by engine/catalog)
+//   rule      one entry of a DMS table-mapping file (selection | transformation | table-settings)
+//   plan      per selected source table: target names and types, columns, row filter, segments
+//   segment   a slice of one table copied by one COPY (a PK range, a ctid range, a partition, a DMS range)
+
+/** One column as the source catalog describes it. */
+export interface CatalogColumn {
+  name: string;
+  /** 1-based attnum order of the table. */
+  position: number;
+  /** format_type(atttypid, atttypmod), e.g. 'numeric(12,2)', 'sales.order_status', 'text[]'. */
+  type: string;
+  /** Schema-qualified base type name for user-defined types (enum/domain/composite), else undefined. */
+  userType?: { schema: string; name: string; kind: 'enum' | 'domain' | 'composite' | 'range' | 'base' };
+  nullable: boolean;
+  /** pg_get_expr of the default, if any (sequences: nextval(...)). */
+  default?: string;
+  identity?: 'always' | 'by-default';
+  /** Stored generated column expression: never copied, recomputed on the target. */
+  generated?: string;
+  /** True for types DMS calls LOBs: text, bytea, jsonb, json, xml, and arrays of those. */
+  lob: boolean;
+}
+
+export interface CatalogTable {
+  schema: string;
+  name: string;
+  kind: 'table' | 'partitioned' | 'partition' | 'view';
+  /** For a partition: its parent. */
+  parent?: { schema: string; name: string };
+  /** For a partitioned table: its leaf partitions. */
+  partitions?: { schema: string; name: string }[];
+  columns: CatalogColumn[];
+  /** Primary key column names in key order; empty if none. */
+  primaryKey: string[];
+  /** Unique indexes usable as a key (all columns NOT NULL), by index name. */
+  uniqueKeys: { name: string; columns: string[] }[];
+  replicaIdentity: 'default' | 'full' | 'index' | 'nothing';
+  estimatedRows: number;
+  /** pg_table_size: heap + toast, without indexes. */
+  bytes: number;
+}
+
+export interface SourceCatalog {
+  database: string;
+  serverVersion: string;
+  serverMajor: number;
+  tables: CatalogTable[];
+}
+
+/** How one target column is produced. */
+export interface ColumnPlan {
+  /** Source column name; undefined for an `add-column` without a plain source column. */
+  source?: string;
+  target: string;
+  /** Target type as PostgreSQL SQL, e.g. 'bigint', 'character varying(50)'. */
+  type: string;
+  /**
+   * SQL expression over the source row, evaluated in the source SELECT, when the value is not the
+   * plain source column (add-column expression, change-data-type cast). Source column references
+   * are already quoted identifiers.
+   */
+  expression?: string;
+  nullable: boolean;
+  /** Rule ids that shaped this column (for the explain view). */
+  rules: string[];
+}
+
+/** A row filter compiled from DMS `filters`: `sql` uses $1..$n, bound to `params` in order. */
+export interface RowFilter {
+  sql: string;
+  params: string[];
+  /** The source columns the filter reads (CDC needs them to decide in/out of range). */
+  columns: string[];
+}
+
+export type SegmentMethod = 'none' | 'pk-range' | 'ctid-range' | 'partitions' | 'ranges';
+
+export interface SegmentPlan {
+  method: SegmentMethod;
+  /** Target number of segments (the engine computes boundaries from live data for pk/ctid). */
+  count: number;
+  /** `ranges`: DMS range columns and boundaries, verbatim from the table-settings rule. */
+  columns?: string[];
+  boundaries?: string[][];
+  /** `partitions`: the source partitions copied one per segment. */
+  partitions?: { schema: string; name: string }[];
+}
+
+export interface LobPlan {
+  /** DMS limited LOB mode truncates LOBs above `maxBytes`; full copies everything. */
+  mode: 'limited' | 'full' | 'none';
+  maxBytes: number;
+}
+
+export interface TablePlan {
+  source: { schema: string; name: string; kind: CatalogTable['kind'] };
+  target: { schema: string; name: string };
+  columns: ColumnPlan[];
+  /** Target primary key column names (source PK renamed, or `define-primary-key`). */
+  primaryKey: string[];
+  filter?: RowFilter;
+  segments: SegmentPlan;
+  lob: LobPlan;
+  /** `load-order` from the selection rule: higher loads first (DMS semantics). */
+  loadOrder: number;
+  estimatedRows: number;
+  bytes: number;
+  rules: string[];
+}
+
+export interface SkippedTable {
+  schema: string;
+  name: string;
+  reason: string;
+  rule?: string;
+}
+
+export type TargetTablePrepMode = 'DO_NOTHING' | 'DROP_AND_CREATE' | 'TRUNCATE_BEFORE_LOAD';
+
+/** The task settings the native engine honours, normalised with DMS defaults. */
+export interface EngineSettings {
+  targetSchema: string;
+  supportLobs: boolean;
+  fullLobMode: boolean;
+  lobChunkSizeKb: number;
+  limitedSizeLobMode: boolean;
+  lobMaxSizeKb: number;
+  targetTablePrepMode: TargetTablePrepMode;
+  createPkAfterFullLoad: boolean;
+  maxFullLoadSubTasks: number;
+  commitRate: number;
+  stopTaskCachedChangesApplied: boolean;
+  stopTaskCachedChangesNotApplied: boolean;
+  batchApplyEnabled: boolean;
+  parallelLoadThreads: number;
+  /** ErrorBehavior, verbatim keys with DMS defaults. */
+  errorBehavior: Record<string, string | number | boolean>;
+  /** ChangeProcessingTuning, verbatim keys with DMS defaults. */
+  changeProcessingTuning: Record<string, number | boolean>;
+  /** ValidationSettings, verbatim keys with DMS defaults. */
+  validation: Record<string, string | number | boolean>;
+}
+
+export interface Finding {
+  severity: 'error' | 'warning' | 'info';
+  /** e.g. 'rules[3].filters[0].column-name' or 'TargetMetadata.LobMaxSize'. */
+  field: string;
+  message: string;
+  rule?: string;
+}
+
+export interface MigrationPlan {
+  tables: TablePlan[];
+  skipped: SkippedTable[];
+  settings: EngineSettings;
+  /** Warnings and infos: DMS would not run this, a key is ignored, a LOB may be truncated. */
+  findings: Finding[];
+}
