@@ -68,6 +68,22 @@ export interface ColumnPlan {
   nullable: boolean;
   /** Rule ids that shaped this column (for the explain view). */
   rules: string[];
+  /**
+   * (added) Set, to the source generation expression, for a STORED GENERATED source column. Such a
+   * column stays in the plan so the target is created with it, but it is never copied: the engine
+   * leaves it out of the COPY column list, `expression` is undefined, and the target recomputes the
+   * value (copying it fails: "cannot insert a non-DEFAULT value into column").
+   */
+  generated?: string;
+  /** (added) `add-before-image-columns`: the target column this one images (full load: its current value). */
+  beforeImageOf?: string;
+  /** (added) Data-masking action applied; validation skips masked columns, as DMS does. */
+  masking?: 'digits-mask' | 'digits-randomize' | 'hash-mask';
+  /**
+   * (added) DMS `$AR_H_*` headers the expression uses. Their full-load values are baked into
+   * `expression` ('INSERT', now(), ''); a CDC apply that evaluates it per change must substitute them.
+   */
+  headers?: string[];
 }
 
 /** A row filter compiled from DMS `filters`: `sql` uses $1..$n, bound to `params` in order. */
@@ -89,6 +105,12 @@ export interface SegmentPlan {
   boundaries?: string[][];
   /** `partitions`: the source partitions copied one per segment. */
   partitions?: { schema: string; name: string }[];
+  /**
+   * (added) `ranges`: one predicate per segment (boundaries.length + 1), the WHERE clauses DMS builds,
+   * each numbered from $1; combine with the table filter through `andRowFilters` (src/mapping).
+   * For `pk-range`, `columns` holds the key columns (source names) the engine splits on.
+   */
+  predicates?: RowFilter[];
 }
 
 export interface LobPlan {
@@ -111,6 +133,10 @@ export interface TablePlan {
   estimatedRows: number;
   bytes: number;
   rules: string[];
+  /** (added) Source columns not copied and why: removed by a rule, outside include-column mode, LOBs off. */
+  removedColumns?: { source: string; reason: string; rule?: string }[];
+  /** (added) `define-primary-key`: the key the target gets (origin unique-index leaves `primaryKey` as is). */
+  keyDefinition?: { name: string; origin: 'primary-key' | 'unique-index'; columns: string[]; rule: string };
 }
 
 export interface SkippedTable {
@@ -160,4 +186,113 @@ export interface MigrationPlan {
   settings: EngineSettings;
   /** Warnings and infos: DMS would not run this, a key is ignored, a LOB may be truncated. */
   findings: Finding[];
+}
+
+// ---- The parsed, validated DMS table-mapping file --------------------------------------------
+
+export type FilterOperator = 'lte' | 'ste' | 'gte' | 'eq' | 'noteq' | 'between' | 'notbetween' | 'null' | 'notnull';
+
+export interface FilterCondition {
+  operator: FilterOperator;
+  /** lte/ste/gte/eq/noteq. */
+  value?: string;
+  /** between/notbetween (inclusive bounds). */
+  start?: string;
+  end?: string;
+}
+
+/** One DMS `filters[]` entry: its conditions are OR-ed; the filters of a rule are AND-ed. */
+export interface SourceFilter {
+  column: string;
+  conditions: FilterCondition[];
+}
+
+/** Where a rule sits in the file, for messages: `rules[2] (rule-id 3)`. */
+export interface RuleRef {
+  /** Position in the file's `rules` array. */
+  index: number;
+  /** `rule-id` as written (numeric; kept as a string). */
+  id: string;
+  name: string;
+}
+
+export interface SelectionRule extends RuleRef {
+  type: 'selection';
+  action: 'include' | 'exclude' | 'explicit';
+  /** DMS patterns (`%`, `_`, `[_]`, `[ab]`, `[a-d]`) for include/exclude; exact names for explicit. */
+  schema: string;
+  table: string;
+  tableType: 'table' | 'view' | 'all';
+  /** `load-order`, 0 when absent. */
+  loadOrder: number;
+  filters: SourceFilter[];
+}
+
+export type TransformationAction =
+  | 'rename'
+  | 'convert-lowercase'
+  | 'convert-uppercase'
+  | 'add-prefix'
+  | 'remove-prefix'
+  | 'replace-prefix'
+  | 'add-suffix'
+  | 'remove-suffix'
+  | 'replace-suffix'
+  | 'remove-column'
+  | 'include-column'
+  | 'add-column'
+  | 'change-data-type'
+  | 'define-primary-key'
+  | 'add-before-image-columns'
+  | 'data-masking-digits-mask'
+  | 'data-masking-digits-randomize'
+  | 'data-masking-hash-mask';
+
+/** A DMS data type (`data-type` of add-column / change-data-type). */
+export interface DmsDataType {
+  type: string;
+  length?: number;
+  precision?: number;
+  scale?: number;
+}
+
+export interface TransformationRule extends RuleRef {
+  type: 'transformation';
+  action: TransformationAction;
+  target: 'schema' | 'table' | 'column';
+  locator: { schema: string; table?: string; column?: string; dataType?: string };
+  value?: string;
+  oldValue?: string;
+  dataType?: DmsDataType;
+  /** SQLite expression as written (add-column); translated per table at compile time. */
+  expression?: string;
+  primaryKey?: { name: string; origin: 'primary-key' | 'unique-index'; columns: string[] };
+  beforeImage?: { prefix: string; suffix: string; filter: 'pk-only' | 'non-lob' | 'all' };
+}
+
+export type ParallelLoad =
+  | { type: 'none' }
+  | { type: 'ranges'; columns: string[]; boundaries: string[][] }
+  | { type: 'partitions-auto' }
+  | { type: 'partitions-list'; partitions: string[] };
+
+export interface TableSettingsRule extends RuleRef {
+  type: 'table-settings';
+  schema: string;
+  table: string;
+  parallelLoad?: ParallelLoad;
+  lob?: { mode: 'limited' | 'unlimited' | 'none'; bulkMaxSizeKb: number };
+}
+
+export type MappingRule = SelectionRule | TransformationRule | TableSettingsRule;
+
+/** A table-mapping file after parseTableMapping: every rule validated, in file order. */
+export interface TableMapping {
+  /** The file name messages start with. */
+  file: string;
+  rules: MappingRule[];
+  /** Warnings found while parsing (unknown keys, rules DMS would not run on a PostgreSQL source). */
+  findings: Finding[];
+  /** True for the built-in default (no mapping file): include %.% minus system schemas. */
+  implicit: boolean;
 }
