@@ -8,10 +8,14 @@ import {
   WorkflowHandleWithFirstExecutionRunId,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { FerryError, ErrorType } from './errors';
 import {
   approveGate,
   ApprovalRecord,
+  FullLoadInput,
+  FullLoadStatus,
+  fullLoadStatusQuery,
   ApprovalRequest,
   PocInput,
   PocResult,
@@ -19,7 +23,7 @@ import {
   rejectGate,
   statusQuery,
 } from './workflows/definitions';
-import type { proofOfConcept } from './workflows';
+import type { fullLoad, proofOfConcept } from './workflows';
 
 export interface FerryClientOptions {
   address: string;
@@ -41,6 +45,26 @@ export interface MigrationListing {
 
 export function pocWorkflowId(migration: string): string {
   return `poc-${migration}`;
+}
+
+export function fullLoadWorkflowId(migration: string): string {
+  return `full-load-${migration}`;
+}
+
+/** The failure of a closed workflow: its message and the status our workflows attach as details. */
+async function closedFailure(h: WorkflowHandle): Promise<{ error: string; details?: unknown }> {
+  try {
+    await h.result();
+    return { error: 'workflow closed' };
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof ApplicationFailure) return { error: cause.message, details: cause.details?.[0] };
+    return { error: (cause as Error | undefined)?.message ?? (err as Error).message };
+  }
+}
+
+function isStatus<T>(x: unknown, key: string): x is T {
+  return typeof x === 'object' && x !== null && key in x;
 }
 
 export class FerryClient {
@@ -95,6 +119,49 @@ export class FerryClient {
     }
   }
 
+  /** Start the full load of a migration; refuses if one is already running for it. */
+  async startFullLoad(
+    input: FullLoadInput,
+    workflowId = fullLoadWorkflowId(input.migration),
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof fullLoad>> {
+    try {
+      return await this.client.workflow.start<typeof fullLoad>('fullLoad', {
+        taskQueue: this.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new FerryError(
+          ErrorType.CONFIG_INVALID,
+          `a full load of ${input.migration} is already running (workflow ${workflowId}); follow it with \`ferry status ${workflowId}\``,
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** Full-load status; from the result (or failure) once the workflow has closed. */
+  async fullLoadStatus(workflowId: string): Promise<FullLoadStatus> {
+    const h = this.handle(workflowId);
+    const desc = await h.describe();
+    if (desc.status.name === 'RUNNING') return h.query(fullLoadStatusQuery);
+    if (desc.status.name === 'COMPLETED') return (await h.result()) as FullLoadStatus;
+    const { error, details } = await closedFailure(h);
+    if (isStatus<FullLoadStatus>(details, 'totals')) return details;
+    const sa = desc.searchAttributes as Record<string, unknown[] | undefined>;
+    return {
+      migration: String(sa.FerryMigration?.[0] ?? ''),
+      phase: 'failed',
+      tables: [],
+      totals: { tables: 0, completed: 0, rows: 0, bytes: 0, segments: 0, segmentsDone: 0 },
+      findings: [],
+      timings: {},
+      error,
+    };
+  }
+
   handle(workflowId: string): WorkflowHandle {
     return this.client.workflow.getHandle(workflowId);
   }
@@ -109,12 +176,8 @@ export class FerryClient {
     if (desc.status.name === 'RUNNING') return h.query(statusQuery);
     if (desc.status.name === 'COMPLETED') return ((await h.result()) as PocResult).status;
     const sa = desc.searchAttributes as Record<string, unknown[] | undefined>;
-    let error = `workflow ${desc.status.name.toLowerCase()}`;
-    try {
-      await h.result();
-    } catch (err) {
-      error = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
-    }
+    const { error, details } = await closedFailure(h);
+    if (isStatus<PocStatus>(details, 'steps')) return details;
     return {
       migration: String(sa.FerryMigration?.[0] ?? ''),
       phase: 'failed',

@@ -4,8 +4,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { EndpointConfig, FerryConfig, MigrationConfig } from '../config';
-import { getEndpoint, getInventoryFor, getMigration, loadConfig, resolveSecret } from '../config';
+import { getInventoryFor } from '../config';
+import { endpointConn, migrationContext, sourceDatabase } from './context';
 import type { PgConnInfo } from '../engine/connection';
 import { classifyPgError } from '../engine/connection';
 import {
@@ -90,30 +90,9 @@ async function withHeartbeat<T>(
 export function createActivities(deps: ActivityDeps) {
   const hbMs = deps.heartbeatMs ?? 5_000;
 
-  async function context(migration: string) {
-    const cfg = await loadConfig(deps.configPath);
-    const m = getMigration(cfg, migration);
-    return { cfg, m, source: getEndpoint(cfg, m.source), target: getEndpoint(cfg, m.target) };
-  }
-
-  /** Endpoint + resolved secret. Only here, inside an activity, does a password exist in memory. */
-  async function conn(cfg: FerryConfig, ep: EndpointConfig, database?: string): Promise<PgConnInfo> {
-    const password = await resolveSecret(ep.password, { baseDir: cfg.configDir });
-    return {
-      endpointId: ep.id,
-      host: ep.host,
-      port: ep.port,
-      database: database ?? ep.database,
-      user: ep.user,
-      password,
-      sslmode: ep.sslmode,
-      sslrootcert: ep.sslrootcert,
-    };
-  }
-
-  function sourceDb(m: MigrationConfig, ep: EndpointConfig): string {
-    return m.database ?? ep.database;
-  }
+  const context = (migration: string) => migrationContext(deps.configPath, migration);
+  const conn = endpointConn;
+  const sourceDb = sourceDatabase;
 
   return {
     async describeMigration(input: { migration: string }): Promise<MigrationBrief> {

@@ -1,5 +1,5 @@
 // Human-readable rendering of workflow status for the CLI (the --json forms print the raw objects).
-import type { PocStatus, StepRecord } from '../workflows/definitions';
+import type { FullLoadStatus, PocStatus, StepRecord } from '../workflows/definitions';
 
 export function bytes(n: number | undefined): string {
   if (n === undefined) return '-';
@@ -64,4 +64,44 @@ export function renderStatus(workflowId: string, st: PocStatus): string {
     lines.push(`  cleanup: ${c.name}: ${c.status}${c.detail ? ` (${c.detail})` : ''}`);
   if (st.error) lines.push(`  error: ${st.error}`);
   return lines.join('\n');
+}
+
+/** Full-load status: phase, totals and one line per table (DMS table statistics). */
+export function renderFullLoad(workflowId: string, st: FullLoadStatus, maxTables = 50): string {
+  const t = st.totals;
+  const lines = [
+    `${workflowId}  migration ${st.migration}  phase ${st.phase}`,
+    `  tables ${t.completed}/${t.tables} completed, segments ${t.segmentsDone}/${t.segments}, ` +
+      `${t.rows.toLocaleString('en-US')} rows, ${bytes(t.bytes)}`,
+  ];
+  if (st.snapshot) {
+    lines.push(
+      `  snapshot ${st.snapshot.snapshotId}${st.snapshot.slotName ? ` (slot ${st.snapshot.slotName} at ${st.snapshot.consistentLsn})` : ''}`,
+    );
+  }
+  const shown = [...st.tables].sort((a, b) => stateRank(a.state) - stateRank(b.state) || b.bytes - a.bytes);
+  for (const tb of shown.slice(0, maxTables)) {
+    lines.push(
+      `  ${tb.state.padEnd(15)} ${tb.source.padEnd(36)} -> ${tb.target.padEnd(36)} ` +
+        `${String(tb.rows).padStart(10)} rows ${bytes(tb.bytes).padStart(10)}  ${tb.segmentsDone}/${tb.segments} seg` +
+        `${tb.seconds !== undefined ? `  ${seconds(tb.seconds)}` : ''}${tb.error ? `  ERROR ${tb.error}` : ''}`,
+    );
+  }
+  if (shown.length > maxTables) lines.push(`  … ${shown.length - maxTables} more tables (--json lists all)`);
+  if (st.postData) {
+    lines.push(
+      `  post-data: ${st.postData.indexes} indexes, ${st.postData.constraints} constraints, ${st.postData.sequences} sequences`,
+    );
+  }
+  for (const f of st.findings) lines.push(`  finding: ${f}`);
+  if (st.error) lines.push(`  error: ${st.error}`);
+  return lines.join('\n');
+}
+
+function stateRank(s: string): number {
+  return (
+    ({ 'Table error': 0, 'Full load': 1, 'Before load': 2, 'Table completed': 3 } as Record<string, number>)[
+      s
+    ] ?? 4
+  );
 }

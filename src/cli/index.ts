@@ -4,12 +4,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { FerryClient, pocWorkflowId } from '../client';
+import { FerryClient, fullLoadWorkflowId, pocWorkflowId } from '../client';
 import { loadConfig } from '../config';
 import * as stack from '../dev/stack';
 import { FerryError } from '../errors';
-import type { PocInput, PocStatus } from '../workflows/definitions';
-import { bytes, renderStatus } from './format';
+import type { FullLoadStatus, PocInput, PocStatus } from '../workflows/definitions';
+import { bytes, renderFullLoad, renderStatus } from './format';
 
 type Out = (line: string) => void;
 const out: Out = (l) => process.stdout.write(l + '\n');
@@ -225,6 +225,77 @@ export function buildProgram(): Command {
       },
     );
 
+  const migrate = program
+    .command('migrate')
+    .description('move the data: full load (CDC follows in later releases)');
+  migrate
+    .command('start <migration>')
+    .description('start the migration workflow for a migration of ferry.yaml (full-load today)')
+    .option('--config <file>', 'ferry.yaml')
+    .option('--wait', 'follow per-table progress until the load ends')
+    .option(
+      '--tables-per-child <n>',
+      'tables per child workflow (history size bound)',
+      positiveInt('--tables-per-child'),
+    )
+    .option('--json', 'print JSON; the final line is the status')
+    .action(
+      async (
+        migration: string,
+        o: { config?: string; wait?: boolean; tablesPerChild?: number; json?: boolean },
+      ) => {
+        const cfg = await loadConfig(resolveConfigPath(o.config));
+        const m = cfg.migrations.find((x) => x.name === migration);
+        if (!m) {
+          throw new FerryError(
+            'MIGRATION_UNKNOWN',
+            `${cfg.configPath}: migration "${migration}" is not defined; defined: ${cfg.migrations.map((x) => x.name).join(', ') || 'none'}`,
+          );
+        }
+        if (m.migrationType !== 'full-load') {
+          throw new FerryError(
+            'CONFIG_INVALID',
+            `${cfg.configPath}: migration "${migration}" has migrationType ${m.migrationType}; this release runs full-load migrations only (set migrationType: full-load)`,
+          );
+        }
+        if (m.engine !== 'native') {
+          throw new FerryError(
+            'CONFIG_INVALID',
+            `${cfg.configPath}: migration "${migration}" uses engine ${m.engine}; this release runs the native engine only`,
+          );
+        }
+        const client = await FerryClient.connect(cfg.temporal);
+        try {
+          const h = await client.startFullLoad({ migration, tablesPerChild: o.tablesPerChild });
+          const say = o.json ? err : out;
+          say(`started ${h.workflowId}; follow with \`ferry status ${h.workflowId}\``);
+          if (!o.wait) {
+            if (o.json) out(JSON.stringify({ workflowId: h.workflowId, runId: h.firstExecutionRunId }));
+            return;
+          }
+          let lastLine = '';
+          for (;;) {
+            const desc = await client.describe(h.workflowId);
+            const st = await client.fullLoadStatus(h.workflowId).catch(() => undefined);
+            if (st) {
+              const t = st.totals;
+              const line = `  ${st.phase}: ${t.completed}/${t.tables} tables, ${t.segmentsDone}/${t.segments} segments, ${t.rows.toLocaleString('en-US')} rows, ${bytes(t.bytes)}`;
+              if (line !== lastLine) say(line);
+              lastLine = line;
+            }
+            if (desc.status.name !== 'RUNNING') break;
+            await sleep(1000);
+          }
+          const st = await client.fullLoadStatus(h.workflowId);
+          if (o.json) out(JSON.stringify({ workflowId: h.workflowId, ok: st.phase === 'completed', ...st }));
+          else out(renderFullLoad(h.workflowId, st));
+          if (st.phase !== 'completed') process.exitCode = 1;
+        } finally {
+          await client.close();
+        }
+      },
+    );
+
   program
     .command('status <workflow-id>')
     .description('phase, step timings, findings and the pending gate of a workflow')
@@ -233,9 +304,13 @@ export function buildProgram(): Command {
     .action(async (id: string, o: { config?: string; json?: boolean }) => {
       const client = await clientFor(o.config);
       try {
-        const [st, desc] = await Promise.all([client.status(id), client.describe(id)]);
-        if (o.json) out(JSON.stringify({ workflowId: id, execution: desc.status.name, ...st }));
-        else out(`${renderStatus(id, st)}\n  execution: ${desc.status.name}`);
+        const desc = await client.describe(id);
+        const st = desc.type === 'fullLoad' ? await client.fullLoadStatus(id) : await client.status(id);
+        if (o.json)
+          out(JSON.stringify({ workflowId: id, type: desc.type, execution: desc.status.name, ...st }));
+        else if (desc.type === 'fullLoad')
+          out(`${renderFullLoad(id, st as FullLoadStatus)}\n  execution: ${desc.status.name}`);
+        else out(`${renderStatus(id, st as PocStatus)}\n  execution: ${desc.status.name}`);
       } finally {
         await client.close();
       }
@@ -318,6 +393,7 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 void pocWorkflowId;
+void fullLoadWorkflowId;
 if (require.main === module) {
   main(process.argv).catch((e) => {
     err(`ferry: ${(e as Error).message}`);

@@ -6,7 +6,7 @@
 //   gate       a point where the workflow waits for a person (`poc`, later `assessment`, `cutover`)
 //   scope      the schemas/tables a PoC dumps (empty = the whole database)
 //   scratch    the throw-away database on the target server a PoC restores into
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const GATES = ['poc'] as const;
 export type GateName = (typeof GATES)[number];
@@ -115,3 +115,79 @@ export interface PocResult {
 export const approveGate = defineUpdate<ApprovalRecord, [ApprovalRequest]>('approveGate');
 export const rejectGate = defineUpdate<ApprovalRecord, [ApprovalRequest]>('rejectGate');
 export const statusQuery = defineQuery<PocStatus>('status');
+
+// ---- full load ----------------------------------------------------------------------------------
+
+export interface FullLoadInput {
+  migration: string;
+  /** Tables per child workflow: keeps each history small for databases with thousands of tables. */
+  tablesPerChild?: number;
+  /** Heartbeat timeout of copy/index activities, default '60 seconds'. */
+  heartbeatTimeout?: string;
+}
+
+/** One planned table, as the workflow sees it (small: the full plan stays in the target's ferry schema). */
+export interface TableRef {
+  /** `schema.table` of the source, quoted where needed: unique per plan. */
+  key: string;
+  source: string;
+  target: string;
+  bytes: number;
+  estimatedRows: number;
+  segments: number;
+  loadOrder: number;
+}
+
+/** Per-table statistics, DMS TableStatistics style. */
+export interface TableStats {
+  key: string;
+  source: string;
+  target: string;
+  /** 'Before load' | 'Full load' | 'Table completed' | 'Table error' */
+  state: string;
+  rows: number;
+  bytes: number;
+  segments: number;
+  segmentsDone: number;
+  startedAt?: string;
+  finishedAt?: string;
+  seconds?: number;
+  truncatedLobs?: number;
+  error?: string;
+}
+
+export type FullLoadPhase =
+  'preparing' | 'snapshot' | 'pre-data' | 'loading' | 'post-data' | 'sequences' | 'completed' | 'failed';
+
+export interface FullLoadStatus {
+  migration: string;
+  phase: FullLoadPhase;
+  planId?: string;
+  snapshot?: { snapshotId: string; slotName?: string; consistentLsn?: string };
+  tables: TableStats[];
+  totals: {
+    tables: number;
+    completed: number;
+    rows: number;
+    bytes: number;
+    segments: number;
+    segmentsDone: number;
+  };
+  findings: string[];
+  timings: Record<string, { start: string; end?: string }>;
+  postData?: { indexes: number; constraints: number; sequences: number };
+  error?: string;
+}
+
+export interface LoadTablesInput {
+  migration: string;
+  planId: string;
+  parentWorkflowId: string;
+  tables: TableRef[];
+  concurrency: number;
+  heartbeatTimeout: string;
+}
+
+export const fullLoadStatusQuery = defineQuery<FullLoadStatus>('fullLoadStatus');
+/** Sent by a loadTables child to its parent after each table, so `ferry status` shows progress. */
+export const tableProgressSignal = defineSignal<[TableStats]>('tableProgress');

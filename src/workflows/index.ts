@@ -1,2 +1,3 @@
 // Every workflow the worker registers. Imported by the bundler: orchestration only, no I/O.
 export { proofOfConcept } from './poc';
+export { fullLoad, loadTables } from './full-load';

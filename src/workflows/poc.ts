@@ -193,9 +193,11 @@ export async function proofOfConcept(input: PocInput): Promise<PocResult> {
       { key: PENDING_GATE, value: null },
     ]);
     const type = errorType(err);
+    // The status rides along as failure details: `ferry status` reads it without a worker.
     throw ApplicationFailure.nonRetryable(
       `PoC of ${input.migration} failed: ${errorMessage(err)}`,
       type ?? 'POC_FAILED',
+      state.status,
     );
   }
 }

@@ -1,0 +1,42 @@
+// What every activity needs first: the migration from ferry.yaml and connections with resolved
+// secrets. Only here, inside an activity, does a password exist in memory.
+import type { EndpointConfig, FerryConfig, MigrationConfig } from '../config';
+import { getEndpoint, getMigration, loadConfig, resolveSecret } from '../config';
+import type { PgConnInfo } from '../engine/connection';
+
+export interface MigrationContext {
+  cfg: FerryConfig;
+  m: MigrationConfig;
+  source: EndpointConfig;
+  target: EndpointConfig;
+}
+
+/** Re-read on every activity so an operator's fix to ferry.yaml applies on the next retry. */
+export async function migrationContext(configPath: string, migration: string): Promise<MigrationContext> {
+  const cfg = await loadConfig(configPath);
+  const m = getMigration(cfg, migration);
+  return { cfg, m, source: getEndpoint(cfg, m.source), target: getEndpoint(cfg, m.target) };
+}
+
+export async function endpointConn(
+  cfg: FerryConfig,
+  ep: EndpointConfig,
+  database?: string,
+): Promise<PgConnInfo> {
+  const password = await resolveSecret(ep.password, { baseDir: cfg.configDir });
+  return {
+    endpointId: ep.id,
+    host: ep.host,
+    port: ep.port,
+    database: database ?? ep.database,
+    user: ep.user,
+    password,
+    sslmode: ep.sslmode,
+    sslrootcert: ep.sslrootcert,
+  };
+}
+
+/** The source database of a migration: its own `database`, else the endpoint's. */
+export function sourceDatabase(m: MigrationConfig, ep: EndpointConfig): string {
+  return m.database ?? ep.database;
+}

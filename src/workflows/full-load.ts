@@ -1,0 +1,261 @@
+// The native full load as workflows: `fullLoad` prepares the plan, holds one exported snapshot,
+// creates the target schema, fans tables out to `loadTables` children (bounded history per child),
+// then builds indexes/constraints and syncs sequences. Orchestration only.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  executeChild,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import {
+  FullLoadInput,
+  FullLoadPhase,
+  FullLoadStatus,
+  fullLoadStatusQuery,
+  LoadTablesInput,
+  TableRef,
+  TableStats,
+  tableProgressSignal,
+} from './definitions';
+import { FullLoadState, TABLE_STATES } from './full-load-state';
+import { MIGRATION, PENDING_GATE, PHASE } from './poc';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const retry = {
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '1m',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+};
+
+const quick = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
+const long = (heartbeatTimeout: string) =>
+  proxyActivities<Activities>({ startToCloseTimeout: '24 hours', heartbeatTimeout, retry });
+
+function errorMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return errorMessage(err.cause);
+  if (err instanceof Error && err.cause instanceof Error && !(err instanceof ApplicationFailure)) {
+    return errorMessage(err.cause);
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function errorType(err: unknown): string | undefined {
+  if (err instanceof ApplicationFailure) return err.type ?? undefined;
+  if (err instanceof Error && err.cause) return errorType(err.cause);
+  return undefined;
+}
+
+/** Order DMS uses: higher load-order first; then largest first so the long pole starts early. */
+export function orderTables(tables: TableRef[]): TableRef[] {
+  return [...tables].sort(
+    (a, b) => b.loadOrder - a.loadOrder || b.bytes - a.bytes || (a.key < b.key ? -1 : 1),
+  );
+}
+
+/** Split into child batches, each holding at most `size` tables. */
+export function batches<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
+  const state = new FullLoadState(input.migration);
+  const now = () => new Date();
+  const hb = input.heartbeatTimeout ?? '60 seconds';
+  const phase = (p: FullLoadPhase) => {
+    state.setPhase(p, now());
+    upsertSearchAttributes([
+      { key: PHASE, value: `full-load:${p}` },
+      { key: PENDING_GATE, value: null },
+    ]);
+  };
+  upsertSearchAttributes([{ key: MIGRATION, value: input.migration }]);
+  setHandler(fullLoadStatusQuery, () => state.status);
+  setHandler(tableProgressSignal, (u) => state.applyTableUpdate(u));
+
+  const holderScope = new CancellationScope();
+  let holder: Promise<void> | undefined;
+  try {
+    phase('preparing');
+    const prep = await quick.prepareFullLoad({ migration: input.migration });
+    state.status.planId = prep.planId;
+    state.setTables(prep.tables);
+    for (const f of prep.findings) state.addFinding(f);
+
+    phase('snapshot');
+    // The exporting session must stay open while copies import its snapshot: a heartbeating
+    // activity holds it, and is cancelled once every segment is in.
+    holder = holderScope.run(() =>
+      proxyActivities<Activities>({
+        startToCloseTimeout: '30 days',
+        heartbeatTimeout: '30 seconds',
+        retry: { ...retry, maximumAttempts: 0 },
+      }).holdSnapshot({ migration: input.migration, planId: prep.planId }),
+    );
+    holder.catch(() => undefined);
+    const snap = await long(hb).waitForSnapshot({ migration: input.migration, planId: prep.planId });
+    state.status.snapshot = snap;
+
+    phase('pre-data');
+    const pre = await long(hb).createPreData({ migration: input.migration, planId: prep.planId });
+    for (const f of pre.findings) state.addFinding(f);
+
+    phase('loading');
+    const ordered = orderTables(prep.tables);
+    const size = Math.max(1, input.tablesPerChild ?? 100);
+    const parts = batches(ordered, size);
+    for (let i = 0; i < parts.length; i++) {
+      const results = await executeChild(loadTables, {
+        workflowId: `${workflowInfo().workflowId}-tables-${i + 1}-of-${parts.length}`,
+        args: [
+          {
+            migration: input.migration,
+            planId: prep.planId,
+            parentWorkflowId: workflowInfo().workflowId,
+            tables: parts[i],
+            concurrency: prep.concurrency,
+            heartbeatTimeout: hb,
+          },
+        ],
+      });
+      // Signals may still be in flight: the child's result is authoritative.
+      for (const r of results) state.applyTableUpdate(r);
+      const failed = results.filter((r) => r.state === TABLE_STATES.error);
+      if (failed.length) {
+        throw ApplicationFailure.nonRetryable(
+          `${failed.length} table(s) failed to load: ${failed
+            .slice(0, 5)
+            .map((f) => `${f.source}: ${f.error}`)
+            .join('; ')}`,
+          'LOAD_FAILED',
+        );
+      }
+    }
+    holderScope.cancel();
+    await holder.catch((e) => {
+      if (!isCancellation(e)) state.addFinding(`snapshot holder ended with: ${errorMessage(e)}`);
+    });
+
+    phase('post-data');
+    const post = await long(hb).createPostData({ migration: input.migration, planId: prep.planId });
+    for (const f of post.findings) state.addFinding(f);
+
+    phase('sequences');
+    const seq = await quick.syncSequences({ migration: input.migration, planId: prep.planId });
+    state.status.postData = {
+      indexes: post.indexes,
+      constraints: post.constraints,
+      sequences: seq.sequences,
+    };
+    state.addFinding(
+      `AWS DMS creates neither secondary indexes nor sequences; Ferry created ${post.indexes} indexes, ` +
+        `${post.constraints} constraints and set ${seq.sequences} sequences`,
+    );
+    phase('completed');
+    return state.status;
+  } catch (err) {
+    holderScope.cancel();
+    state.status.error = errorMessage(err);
+    phase('failed');
+    throw ApplicationFailure.nonRetryable(
+      `full load of ${input.migration} failed: ${errorMessage(err)}`,
+      errorType(err) ?? 'LOAD_FAILED',
+      state.status,
+    );
+  }
+}
+
+/**
+ * Load a batch of tables: plan each table's segments, copy segments with bounded concurrency,
+ * report each finished table to the parent. Returns the batch's statistics.
+ */
+export async function loadTables(input: LoadTablesInput): Promise<TableStats[]> {
+  const acts = long(input.heartbeatTimeout);
+  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
+  const stats = new Map<string, TableStats>();
+  for (const t of input.tables) {
+    stats.set(t.key, {
+      key: t.key,
+      source: t.source,
+      target: t.target,
+      state: TABLE_STATES.before,
+      rows: 0,
+      bytes: 0,
+      segments: t.segments,
+      segmentsDone: 0,
+    });
+  }
+  type Task = { kind: 'plan'; table: TableRef } | { kind: 'copy'; table: TableRef; segment: number };
+  const queue: Task[] = input.tables.map((table) => ({ kind: 'plan', table }));
+  const remaining = new Map<string, number>();
+
+  const finishTable = async (key: string, error?: string) => {
+    const s = stats.get(key)!;
+    s.state = error ? TABLE_STATES.error : TABLE_STATES.completed;
+    s.finishedAt = new Date().toISOString();
+    if (s.startedAt) s.seconds = (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000;
+    if (error) s.error = error;
+    await parent.signal(tableProgressSignal, { ...s }).catch(() => undefined);
+  };
+
+  const lane = async () => {
+    for (;;) {
+      const task = queue.shift();
+      if (!task) return;
+      const s = stats.get(task.table.key)!;
+      if (s.state === TABLE_STATES.error) continue;
+      try {
+        if (task.kind === 'plan') {
+          s.state = TABLE_STATES.loading;
+          s.startedAt = new Date().toISOString();
+          const planned = await acts.planTableSegments({
+            migration: input.migration,
+            planId: input.planId,
+            table: task.table.key,
+          });
+          s.segments = planned.segments;
+          remaining.set(task.table.key, planned.segments);
+          // Segments go to the front: a started table finishes before new ones begin.
+          queue.unshift(
+            ...Array.from({ length: planned.segments }, (_, i) => ({
+              kind: 'copy' as const,
+              table: task.table,
+              segment: i,
+            })),
+          );
+          if (planned.segments === 0) await finishTable(task.table.key);
+        } else {
+          const r = await acts.copySegment({
+            migration: input.migration,
+            planId: input.planId,
+            table: task.table.key,
+            segment: task.segment,
+          });
+          s.rows += r.rows;
+          s.bytes += r.bytes;
+          s.segmentsDone++;
+          if (r.truncated) s.truncatedLobs = (s.truncatedLobs ?? 0) + r.truncated;
+          const left = remaining.get(task.table.key)! - 1;
+          remaining.set(task.table.key, left);
+          if (left === 0) await finishTable(task.table.key);
+        }
+      } catch (err) {
+        await finishTable(task.table.key, errorMessage(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, input.concurrency) }, () => lane()));
+  return [...stats.values()];
+}
