@@ -3,11 +3,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { getInventoryFor } from '../config';
 import { endpointConn, migrationContext, sourceDatabase } from './context';
+import { toFailure } from './failures';
+import { createFullLoadActivities } from './full-load';
 import type { PgConnInfo } from '../engine/connection';
-import { classifyPgError } from '../engine/connection';
 import {
   buildFallbackPlan,
   dropScratchDatabase,
@@ -20,7 +20,6 @@ import {
   verifyRestore,
 } from '../engine/poc';
 import { findPgTool } from '../engine/pg-tools';
-import { FerryError } from '../errors';
 import type { PocScope } from '../workflows/definitions';
 
 export interface ActivityDeps {
@@ -46,21 +45,6 @@ export interface TableSummary {
   bytes: number;
   estimatedRows: number;
   hasPrimaryKey: boolean;
-}
-
-/** Turn anything thrown into a failure whose type is in our vocabulary and whose message is safe. */
-export function toFailure(err: unknown, endpoint?: PgConnInfo): unknown {
-  if (err instanceof ApplicationFailure) return err;
-  let fe: FerryError | undefined;
-  if (err instanceof FerryError) fe = err;
-  else if (endpoint && isPgError(err)) fe = classifyPgError(err, endpoint);
-  if (!fe) return err;
-  return ApplicationFailure.create({ type: fe.type, message: fe.message, nonRetryable: !fe.retryable });
-}
-
-function isPgError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string';
 }
 
 async function wrap<T>(fn: () => Promise<T>): Promise<T> {
@@ -95,6 +79,7 @@ export function createActivities(deps: ActivityDeps) {
   const sourceDb = sourceDatabase;
 
   return {
+    ...createFullLoadActivities(deps),
     async describeMigration(input: { migration: string }): Promise<MigrationBrief> {
       return wrap(async () => {
         const { m, source } = await context(input.migration);

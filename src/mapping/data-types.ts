@@ -58,7 +58,10 @@ export function dmsToPostgres(dt: DmsDataType): { type: string } | { error: stri
     case 'string':
     case 'wstring':
       if (dt.length === undefined || dt.length > 21845) return { type: 'text' };
-      if (dt.length < 1) return { error: `length ${dt.length} is not a string length; use 1 to 21845, or leave it out for text` };
+      if (dt.length < 1)
+        return {
+          error: `length ${dt.length} is not a string length; use 1 to 21845, or leave it out for text`,
+        };
       return { type: `character varying(${dt.length})` };
     case 'int1':
     case 'int2':
@@ -75,7 +78,8 @@ export function dmsToPostgres(dt: DmsDataType): { type: string } | { error: stri
       const p = dt.precision;
       const s = dt.scale;
       if (p === undefined) {
-        if (s !== undefined && s !== 0) return { error: 'a numeric scale needs a precision; add "precision"' };
+        if (s !== undefined && s !== 0)
+          return { error: 'a numeric scale needs a precision; add "precision"' };
         return { type: 'numeric' };
       }
       if (p < 1 || p > 1000) return { error: `precision ${p} is out of range; use 1 to 1000` };
@@ -91,7 +95,9 @@ export function dmsToPostgres(dt: DmsDataType): { type: string } | { error: stri
       return { type: 'date' };
     case 'time': {
       const s = dt.scale ?? dt.precision;
-      return { type: s !== undefined && s >= 0 && s <= 6 ? `time(${s}) without time zone` : 'time without time zone' };
+      return {
+        type: s !== undefined && s >= 0 && s <= 6 ? `time(${s}) without time zone` : 'time without time zone',
+      };
     }
     case 'datetime': {
       const s = dt.scale ?? dt.precision;
@@ -210,7 +216,10 @@ export function dmsTypeOf(column: Pick<CatalogColumn, 'type' | 'userType'>): Dms
 
 /** `numeric(12,2)` → `numeric`; `timestamp(3) with time zone` → `timestamp with time zone`. */
 export function baseTypeName(type: string): string {
-  return type.replace(/\(\s*[\d\s,]+\)/, '').replace(/\s+/g, ' ').trim();
+  return type
+    .replace(/\(\s*[\d\s,]+\)/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 function typeModifiers(type: string): number[] {

@@ -109,35 +109,41 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 }
 
 /**
- * The candidate nearest to `word` within a small edit distance, case-insensitive, so `lenght` finds
- * `length` and `maxfullloadsubtasks` finds `MaxFullLoadSubTasks`; short words get a smaller budget.
+ * The candidate nearest to `word`, case-insensitive: within a small edit distance (a swap of two
+ * neighbours counts once, so `nmae` finds `name` and `lenght` finds `length`), or else the only
+ * candidate that starts with the word (`ordered` finds `ordered_at`). Short words get a small budget.
  */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
   const budget = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
   let best: string | undefined;
   let bestDistance = budget + 1;
   for (const candidate of candidates) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    const d = editDistance(w, candidate.toLowerCase());
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;
     }
   }
-  return best;
+  if (best !== undefined || w.length < 3) return best;
+  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(w));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
 }
 
+/** Optimal-string-alignment distance: insertions, deletions, substitutions, adjacent swaps. */
 function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [
+    i,
+    ...Array<number>(b.length).fill(0),
+  ]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j] + 1,
-        current[j - 1] + 1,
-        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    previous = current;
   }
-  return previous[b.length];
+  return d[a.length][b.length];
 }

@@ -190,7 +190,8 @@ export interface MigrationPlan {
 
 // ---- The parsed, validated DMS table-mapping file --------------------------------------------
 
-export type FilterOperator = 'lte' | 'ste' | 'gte' | 'eq' | 'noteq' | 'between' | 'notbetween' | 'null' | 'notnull';
+export type FilterOperator =
+  'lte' | 'ste' | 'gte' | 'eq' | 'noteq' | 'between' | 'notbetween' | 'null' | 'notnull';
 
 export interface FilterCondition {
   operator: FilterOperator;

@@ -30,7 +30,8 @@ export function compilePattern(text: string): NamePattern {
       wild = true;
     } else if (ch === '[') {
       const close = text.indexOf(']', i + 2);
-      if (close < 0) throw new Error(`"[" at position ${i + 1} has no closing "]"; write [[] for a literal "["`);
+      if (close < 0)
+        throw new Error(`"[" at position ${i + 1} has no closing "]"; write [[] for a literal "["`);
       source += bracketClass(text.slice(i + 1, close));
       wild = true;
       i = close;
@@ -59,7 +60,8 @@ function bracketClass(body: string): string {
     const ch = chars[i];
     if (chars[i + 1] === '-' && i + 2 < chars.length) {
       const to = chars[i + 2];
-      if (to.codePointAt(0)! < ch.codePointAt(0)!) throw new Error(`range [${ch}-${to}] is reversed; write [${to}-${ch}]`);
+      if (to.codePointAt(0)! < ch.codePointAt(0)!)
+        throw new Error(`range [${ch}-${to}] is reversed; write [${to}-${ch}]`);
       out += `${escapeClassChar(ch)}-${escapeClassChar(to)}`;
       i += 2;
     } else {

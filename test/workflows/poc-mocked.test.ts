@@ -5,7 +5,19 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
-import type { Activities } from '../../src/activities';
+import type { Activities as AllActivities } from '../../src/activities';
+
+/** The PoC's activities: the ones these stubs stand in for. */
+type Activities = Pick<
+  AllActivities,
+  | 'describeMigration'
+  | 'inspectSource'
+  | 'dumpSource'
+  | 'restoreToScratch'
+  | 'verifyScratch'
+  | 'planFromPoc'
+  | 'dropScratch'
+>;
 import { FerryClient } from '../../src/client';
 import { FerryError } from '../../src/errors';
 import type { PocStatus } from '../../src/workflows/definitions';

@@ -1,0 +1,332 @@
+// Full-load activities: thin adapters from the workflow's small JSON to the native engine. The plan
+// lives in the target's ferry schema (every worker reaches it); the exported snapshot is published
+// there by the activity holding it, and copies look it up, so a restarted holder's new snapshot is
+// found without the workflow passing ids around.
+import { Context } from '@temporalio/activity';
+
+import { readSourceCatalog } from '../engine/catalog';
+import type { PgConnInfo } from '../engine/connection';
+import {
+  copySegment as engineCopySegment,
+  createPostData as engineCreatePostData,
+  createPreData as engineCreatePreData,
+  ensureControlTables,
+  holdSnapshot as engineHoldSnapshot,
+  planSegments,
+  recordedSegments,
+  recordSegments,
+  segmentRows,
+  setTableState,
+  syncSequences as engineSyncSequences,
+  filterSql,
+} from '../engine/fullload';
+import { displayName } from '../engine/ident';
+import { currentSnapshot, loadPlan, publishSnapshot, retractSnapshot, savePlan } from '../engine/plan-store';
+import { ErrorType, FerryError } from '../errors';
+import { compilePlan, loadMappingFiles } from '../mapping';
+import type { Finding, MigrationPlan, TablePlan } from '../mapping/types';
+import type { TableRef } from '../workflows/definitions';
+import { endpointConn, migrationContext, sourceDatabase } from './context';
+import { toFailure } from './failures';
+
+export interface FullLoadActivityDeps {
+  configPath: string;
+  heartbeatMs?: number;
+}
+
+function findingText(f: Finding): string {
+  return `${f.severity}: ${f.field}: ${f.message}`;
+}
+
+export function tableKey(t: TablePlan): string {
+  return displayName(t.source.schema, t.source.name);
+}
+
+function tableOf(plan: MigrationPlan, key: string): TablePlan {
+  const t = plan.tables.find((x) => tableKey(x) === key);
+  if (!t) throw new FerryError(ErrorType.CONFIG_INVALID, `table ${key} is not in the migration plan`);
+  return t;
+}
+
+async function wrap<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toFailure(err);
+  }
+}
+
+export function createFullLoadActivities(deps: FullLoadActivityDeps) {
+  const hbMs = deps.heartbeatMs ?? 5_000;
+
+  async function endpoints(migration: string) {
+    const ctx = await migrationContext(deps.configPath, migration);
+    const source = await endpointConn(ctx.cfg, ctx.source, sourceDatabase(ctx.m, ctx.source));
+    const target = await endpointConn(ctx.cfg, ctx.target);
+    return { ...ctx, sourceConn: source, targetConn: target };
+  }
+
+  async function planFor(target: PgConnInfo, migration: string, planId: string) {
+    return loadPlan(target, migration, planId);
+  }
+
+  /** The snapshot copies must import; SNAPSHOT_LOST (retryable) while no holder has published one. */
+  async function snapshotFor(target: PgConnInfo, migration: string, planId: string) {
+    const s = await currentSnapshot(target, migration, planId);
+    if (!s) {
+      throw new FerryError(
+        ErrorType.SNAPSHOT_LOST,
+        `no exported snapshot is held for ${migration}; the holder is (re)starting, retrying`,
+      );
+    }
+    return s;
+  }
+
+  function heartbeatEvery<T>(details: () => unknown, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    ctx.heartbeat(details());
+    const timer = setInterval(() => ctx.heartbeat(details()), hbMs);
+    return work(ctx.cancellationSignal).finally(() => clearInterval(timer));
+  }
+
+  return {
+    /**
+     * Read the source catalog, compile the DMS mapping and settings into a plan, store it on the
+     * target. Every mapping error surfaces here, before any data moves.
+     */
+    async prepareFullLoad(input: { migration: string }): Promise<{
+      planId: string;
+      concurrency: number;
+      tables: TableRef[];
+      skipped: number;
+      findings: string[];
+    }> {
+      return wrap(async () => {
+        const { m, sourceConn, targetConn } = await endpoints(input.migration);
+        const files = await loadMappingFiles(m.tableMappings, m.taskSettings);
+        const catalog = await readSourceCatalog(sourceConn);
+        const plan = compilePlan(files.mapping, catalog, files.settings, { findings: files.findings });
+        if (plan.tables.length === 0) {
+          throw new FerryError(
+            ErrorType.CONFIG_INVALID,
+            `${m.tableMappings ?? 'the default mapping'}: the selection matches no table on endpoint ${m.source}`,
+          );
+        }
+        await ensureControlTables(targetConn);
+        const planId = await savePlan(targetConn, m.name, plan, catalog);
+        return {
+          planId,
+          concurrency: Math.max(1, plan.settings.maxFullLoadSubTasks),
+          tables: plan.tables.map((t) => ({
+            key: tableKey(t),
+            source: tableKey(t),
+            target: displayName(t.target.schema, t.target.name),
+            bytes: t.bytes,
+            estimatedRows: t.estimatedRows,
+            segments:
+              t.segments.method === 'partitions' ? (t.segments.partitions?.length ?? 1) : t.segments.count,
+            loadOrder: t.loadOrder,
+          })),
+          skipped: plan.skipped.length,
+          findings: plan.findings.filter((f) => f.severity !== 'info').map(findingText),
+        };
+      });
+    },
+
+    /**
+     * Export one snapshot and keep its session open until cancelled, publishing its id on the target.
+     * If this worker dies, the retry exports a new snapshot (a new generation) and copies that had not
+     * started import that one.
+     */
+    async holdSnapshot(input: { migration: string; planId: string }): Promise<void> {
+      return wrap(async () => {
+        const { sourceConn, targetConn } = await endpoints(input.migration);
+        const ctx = Context.current();
+        const holder = `${ctx.info.workflowExecution?.workflowId}/${ctx.info.activityId}#${ctx.info.attempt}`;
+        let published: Promise<unknown> = Promise.resolve();
+        try {
+          await engineHoldSnapshot(sourceConn, {
+            signal: ctx.cancellationSignal,
+            keepaliveMs: Math.min(hbMs, 10_000),
+            onKeepalive: () => ctx.heartbeat(),
+            onReady: (s) => {
+              published = publishSnapshot(targetConn, input.migration, input.planId, s, holder);
+              ctx.heartbeat();
+            },
+          });
+          await published;
+        } finally {
+          await retractSnapshot(targetConn, input.migration, input.planId).catch(() => undefined);
+        }
+      });
+    },
+
+    async waitForSnapshot(input: {
+      migration: string;
+      planId: string;
+    }): Promise<{ snapshotId: string; slotName?: string; consistentLsn?: string }> {
+      return wrap(async () => {
+        const { targetConn } = await endpoints(input.migration);
+        const ctx = Context.current();
+        for (;;) {
+          const s = await currentSnapshot(targetConn, input.migration, input.planId);
+          if (s) return { snapshotId: s.snapshotId, slotName: s.slotName, consistentLsn: s.consistentLsn };
+          ctx.heartbeat();
+          await ctx.sleep(250);
+        }
+      });
+    },
+
+    async createPreData(input: {
+      migration: string;
+      planId: string;
+    }): Promise<{ tables: number; findings: string[] }> {
+      return wrap(async () => {
+        const { m, sourceConn, targetConn } = await endpoints(input.migration);
+        const { plan, catalog } = await planFor(targetConn, m.name, input.planId);
+        const snap = await snapshotFor(targetConn, m.name, input.planId);
+        const r = await heartbeatEvery(
+          () => ({ step: 'pre-data' }),
+          () =>
+            engineCreatePreData({
+              migration: m.name,
+              source: sourceConn,
+              target: targetConn,
+              plan,
+              catalog,
+              snapshotId: snap.snapshotId,
+            }),
+        );
+        return {
+          tables: r.tables.length,
+          findings: r.findings.filter((f) => f.severity !== 'info').map(findingText),
+        };
+      });
+    },
+
+    /** Plan a table's segments once and record them; a retry or a restarted load reuses them. */
+    async planTableSegments(input: {
+      migration: string;
+      planId: string;
+      table: string;
+    }): Promise<{ segments: number; notes: string[] }> {
+      return wrap(async () => {
+        const { m, sourceConn, targetConn } = await endpoints(input.migration);
+        const { plan, catalog } = await planFor(targetConn, m.name, input.planId);
+        const table = tableOf(plan, input.table);
+        const rows = await segmentRows(targetConn, m.name, table);
+        const existing = rows.length
+          ? await recordedSegments(targetConn, m.name, table, rows[0].snapshot ?? undefined)
+          : undefined;
+        if (existing) return { segments: existing.length, notes: [] };
+        const snap = await snapshotFor(targetConn, m.name, input.planId);
+        const cat = catalog.tables.find(
+          (t) => t.schema === table.source.schema && t.name === table.source.name,
+        );
+        if (!cat)
+          throw new FerryError(ErrorType.CONFIG_INVALID, `table ${input.table} is not in the stored catalog`);
+        const segments = await planSegments(sourceConn, snap.snapshotId, table, cat);
+        await recordSegments(targetConn, {
+          migration: m.name,
+          table,
+          segments,
+          filter: filterSql(table.filter),
+          snapshot: snap.snapshotId,
+        });
+        await setTableState(targetConn, m.name, table, 'loading', {
+          snapshot: snap.snapshotId,
+          segments: segments.length,
+        });
+        return { segments: segments.length, notes: segments.flatMap((s) => (s.note ? [s.note] : [])) };
+      });
+    },
+
+    /** Copy one segment in one target transaction with its control row: exactly once. */
+    async copySegment(input: { migration: string; planId: string; table: string; segment: number }): Promise<{
+      rows: number;
+      bytes: number;
+      seconds: number;
+      truncated: number;
+      skipped: boolean;
+    }> {
+      return wrap(async () => {
+        const { m, sourceConn, targetConn } = await endpoints(input.migration);
+        const { plan } = await planFor(targetConn, m.name, input.planId);
+        const table = tableOf(plan, input.table);
+        const rows = await segmentRows(targetConn, m.name, table);
+        const segments = rows.length
+          ? await recordedSegments(targetConn, m.name, table, rows[0].snapshot ?? undefined)
+          : undefined;
+        const segment = segments?.[input.segment];
+        if (!segment) {
+          throw new FerryError(
+            ErrorType.CONFIG_INVALID,
+            `segment ${input.segment} of ${input.table} was never planned`,
+          );
+        }
+        const snap = await snapshotFor(targetConn, m.name, input.planId);
+        let progress = { rows: 0, bytes: 0 };
+        const r = await heartbeatEvery(
+          () => progress,
+          (signal) =>
+            engineCopySegment({
+              migration: m.name,
+              source: sourceConn,
+              target: targetConn,
+              snapshotId: snap.snapshotId,
+              table,
+              segment,
+              signal,
+              onProgress: (p) => (progress = p),
+            }),
+        );
+        return {
+          rows: r.rows,
+          bytes: r.bytes,
+          seconds: r.seconds,
+          truncated: Object.values(r.truncated).reduce((a, b) => a + b, 0),
+          skipped: r.skipped === 'already-done',
+        };
+      });
+    },
+
+    async createPostData(input: {
+      migration: string;
+      planId: string;
+    }): Promise<{ indexes: number; constraints: number; findings: string[] }> {
+      return wrap(async () => {
+        const { m, sourceConn, targetConn } = await endpoints(input.migration);
+        const { plan, catalog } = await planFor(targetConn, m.name, input.planId);
+        let last = '';
+        const r = await heartbeatEvery(
+          () => ({ step: last }),
+          (signal) =>
+            engineCreatePostData({
+              migration: m.name,
+              source: sourceConn,
+              target: targetConn,
+              plan,
+              catalog,
+              concurrency: Math.max(1, Math.min(plan.settings.maxFullLoadSubTasks, 8)),
+              signal,
+              onEvent: (e) => (last = `${e.step} ${e.table} ${e.name}`),
+            }),
+        );
+        return {
+          indexes: r.indexes,
+          constraints: r.constraints,
+          findings: r.findings.filter((f) => f.severity !== 'info').map(findingText),
+        };
+      });
+    },
+
+    async syncSequences(input: { migration: string; planId: string }): Promise<{ sequences: number }> {
+      return wrap(async () => {
+        const { m, sourceConn, targetConn } = await endpoints(input.migration);
+        const { plan } = await planFor(targetConn, m.name, input.planId);
+        const r = await engineSyncSequences(sourceConn, targetConn, plan);
+        return { sequences: r.sequences };
+      });
+    },
+  };
+}
