@@ -7,7 +7,6 @@ import { getInventoryFor } from '../config';
 import { endpointConn, migrationContext, sourceDatabase } from './context';
 import { toFailure } from './failures';
 import { createFullLoadActivities } from './full-load';
-import type { PgConnInfo } from '../engine/connection';
 import {
   buildFallbackPlan,
   dropScratchDatabase,
