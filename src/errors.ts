@@ -32,6 +32,30 @@ export const ErrorType = {
    * statement timeout, out of memory...); the message carries the SQLSTATE. Retried.
    */
   DATABASE_ERROR: 'DATABASE_ERROR',
+  /**
+   * The exported snapshot a copy must import is gone (its exporting session ended: the holder was
+   * stopped, crashed or lost its connection). Retried by taking a new snapshot: the orchestrator
+   * resets the tables loaded under the old one (full-load-and-cdc: all of them) and loads again.
+   */
+  SNAPSHOT_LOST: 'SNAPSHOT_LOST',
+  /**
+   * The replication slot Ferry would create with the snapshot already exists: a previous run's slot,
+   * whose exported snapshot is long gone. Drop it (dropSlot) to start over, or reuse it for CDC only.
+   */
+  REPLICATION_SLOT_EXISTS: 'REPLICATION_SLOT_EXISTS',
+  /**
+   * Source or target does not have what the plan says (a column, table or type is missing, a kept
+   * target table has incompatible columns, an expression does not compile): recompile the plan or fix
+   * the target; retrying the same statement fails the same way.
+   */
+  SCHEMA_MISMATCH: 'SCHEMA_MISMATCH',
+  /** The target refuses a row (SQLSTATE class 22 data exception or 23 integrity violation). */
+  DATA_REJECTED: 'DATA_REJECTED',
+  /**
+   * The load's control rows (ferry.load_segments) were written for other segment boundaries or another
+   * snapshot: copying now could duplicate or skip rows. Reset the table's load and copy it again.
+   */
+  LOAD_STATE_CONFLICT: 'LOAD_STATE_CONFLICT',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -48,6 +72,10 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.SCRATCH_NOT_OURS,
   ErrorType.MIGRATION_UNKNOWN,
   ErrorType.APPROVAL_INVALID,
+  ErrorType.REPLICATION_SLOT_EXISTS,
+  ErrorType.SCHEMA_MISMATCH,
+  ErrorType.DATA_REJECTED,
+  ErrorType.LOAD_STATE_CONFLICT,
 ];
 
 /**

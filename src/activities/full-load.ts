@@ -21,6 +21,7 @@ import {
   filterSql,
 } from '../engine/fullload';
 import { displayName } from '../engine/ident';
+import { checkPrivileges } from '../engine/privileges';
 import { currentSnapshot, loadPlan, publishSnapshot, retractSnapshot, savePlan } from '../engine/plan-store';
 import { ErrorType, FerryError } from '../errors';
 import { compilePlan, loadMappingFiles } from '../mapping';
@@ -112,6 +113,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
             `${m.tableMappings ?? 'the default mapping'}: the selection matches no table on endpoint ${m.source}`,
           );
         }
+        await checkPrivileges(sourceConn, targetConn, plan);
         await ensureControlTables(targetConn);
         const planId = await savePlan(targetConn, m.name, plan, catalog);
         return {

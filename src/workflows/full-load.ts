@@ -2,6 +2,7 @@
 // creates the target schema, fans tables out to `loadTables` children (bounded history per child),
 // then builds indexes/constraints and syncs sequences. Orchestration only.
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -101,11 +102,24 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
       proxyActivities<Activities>({
         startToCloseTimeout: '30 days',
         heartbeatTimeout: '30 seconds',
-        retry: { ...retry, maximumAttempts: 0 },
+        // The session is closed before post-data starts, and no completion arrives after the workflow ends.
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        // Unlimited attempts: a dead holder's retry exports a fresh snapshot for the remaining copies.
+        retry: { ...retry, maximumAttempts: Number.POSITIVE_INFINITY },
       }).holdSnapshot({ migration: input.migration, planId: prep.planId }),
     );
-    holder.catch(() => undefined);
-    const snap = await long(hb).waitForSnapshot({ migration: input.migration, planId: prep.planId });
+    // A holder that ends (or cannot even start) must fail the wait, never leave it hanging.
+    const holderEnded = holder.then(() => {
+      throw ApplicationFailure.nonRetryable(
+        'the snapshot holder ended before the snapshot was published',
+        'SNAPSHOT_LOST',
+      );
+    });
+    holderEnded.catch(() => undefined);
+    const snap = await Promise.race([
+      long(hb).waitForSnapshot({ migration: input.migration, planId: prep.planId }),
+      holderEnded,
+    ]);
     state.status.snapshot = snap;
 
     phase('pre-data');
@@ -131,7 +145,15 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
         ],
       });
       // Signals may still be in flight: the child's result is authoritative.
-      for (const r of results) state.applyTableUpdate(r);
+      for (const r of results) {
+        state.applyTableUpdate(r);
+        if (r.truncatedLobs) {
+          state.addFinding(
+            `warning: ${r.source}: ${r.truncatedLobs} LOB value(s) truncated at LobMaxSize (limited LOB mode); ` +
+              'set TargetMetadata.FullLobMode or raise LobMaxSize to copy them whole',
+          );
+        }
+      }
       const failed = results.filter((r) => r.state === TABLE_STATES.error);
       if (failed.length) {
         throw ApplicationFailure.nonRetryable(

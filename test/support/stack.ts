@@ -47,6 +47,10 @@ export async function testMigration(opts: {
   approvers?: string[];
   sourcePassword?: string;
   poc?: Record<string, unknown>;
+  /** DMS table-mapping JSON, written to mappings.json. */
+  tableMappings?: unknown;
+  /** DMS task-settings JSON, written to settings.json. */
+  taskSettings?: unknown;
 }): Promise<TestMigration> {
   const source = await testServer(13);
   const target = await testServer(15);
@@ -57,6 +61,10 @@ export async function testMigration(opts: {
     mode: 0o600,
   });
   await fs.writeFile(path.join(dir, 'target.pw'), target.password + '\n', { mode: 0o600 });
+  if (opts.tableMappings)
+    await fs.writeFile(path.join(dir, 'mappings.json'), JSON.stringify(opts.tableMappings, null, 2));
+  if (opts.taskSettings)
+    await fs.writeFile(path.join(dir, 'settings.json'), JSON.stringify(opts.taskSettings, null, 2));
   const name = `${opts.label.replace(/[^a-z0-9-]/gi, '-')}-${randomBytes(2).toString('hex')}`.toLowerCase();
   const doc = {
     workDir: 'work',
@@ -97,6 +105,9 @@ export async function testMigration(opts: {
         source: 'onsite',
         target: 'aurora',
         approvers: opts.approvers ?? ['alice'],
+        migrationType: 'full-load',
+        ...(opts.tableMappings ? { tableMappings: 'mappings.json' } : {}),
+        ...(opts.taskSettings ? { taskSettings: 'settings.json' } : {}),
         poc: { compression: 1, jobs: 2, ...opts.poc },
         fallback: { contacts: [{ name: 'Ops', email: 'ops@example.com' }] },
       },
