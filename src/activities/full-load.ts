@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import { readSourceCatalog } from '../engine/catalog';
 import type { PgConnInfo } from '../engine/connection';
 import {
+  ANY_SNAPSHOT,
   copySegment as engineCopySegment,
   createPostData as engineCreatePostData,
   createPreData as engineCreatePreData,
@@ -15,7 +16,6 @@ import {
   planSegments,
   recordedSegments,
   recordSegments,
-  segmentRows,
   setTableState,
   syncSequences as engineSyncSequences,
   filterSql,
@@ -216,10 +216,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         const { m, sourceConn, targetConn } = await endpoints(input.migration);
         const { plan, catalog } = await planFor(targetConn, m.name, input.planId);
         const table = tableOf(plan, input.table);
-        const rows = await segmentRows(targetConn, m.name, table);
-        const existing = rows.length
-          ? await recordedSegments(targetConn, m.name, table, rows[0].snapshot ?? undefined)
-          : undefined;
+        const existing = await recordedSegments(targetConn, m.name, table, ANY_SNAPSHOT);
         if (existing) return { segments: existing.length, notes: [] };
         const snap = await snapshotFor(targetConn, m.name, input.planId);
         const cat = catalog.tables.find(
@@ -255,10 +252,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         const { m, sourceConn, targetConn } = await endpoints(input.migration);
         const { plan } = await planFor(targetConn, m.name, input.planId);
         const table = tableOf(plan, input.table);
-        const rows = await segmentRows(targetConn, m.name, table);
-        const segments = rows.length
-          ? await recordedSegments(targetConn, m.name, table, rows[0].snapshot ?? undefined)
-          : undefined;
+        const segments = await recordedSegments(targetConn, m.name, table, ANY_SNAPSHOT);
         const segment = segments?.[input.segment];
         if (!segment) {
           throw new FerryError(

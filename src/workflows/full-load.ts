@@ -101,7 +101,7 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
     holder = holderScope.run(() =>
       proxyActivities<Activities>({
         startToCloseTimeout: '30 days',
-        heartbeatTimeout: '30 seconds',
+        heartbeatTimeout: hb,
         // The session is closed before post-data starts, and no completion arrives after the workflow ends.
         cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         // Unlimited attempts: a dead holder's retry exports a fresh snapshot for the remaining copies.

@@ -107,9 +107,11 @@ function sameSegment(row: SegmentRow, k: SegmentKey): boolean {
     row.total === k.segment.total &&
     row.relation === segmentRelation(k.table, k.segment) &&
     row.predicate === k.segment.predicate &&
-    (row.filter ?? undefined) === k.filter &&
-    (row.snapshot ?? undefined) === k.snapshot
+    (row.filter ?? undefined) === k.filter
   );
+  // Not the snapshot: a segment is its relation, predicate and filter. When the snapshot holder dies,
+  // the remaining segments are copied under its successor's snapshot (recorded per segment, and
+  // reported by the workflow), and the segments already done stay done.
 }
 
 const KEY_WHERE = `migration = $1 AND source_schema = $2 AND source_table = $3`;
@@ -270,6 +272,9 @@ export async function segmentRows(
  * The segments recorded for a table under `snapshot`, when a complete set is there (a restarted load
  * reuses them: fresh boundaries from new statistics would not line up with the segments already done).
  */
+/** Pass to recordedSegments to take the recorded set whatever snapshot its segments used. */
+export const ANY_SNAPSHOT = '*';
+
 export async function recordedSegments(
   target: Endpoint,
   migration: string,
@@ -279,9 +284,8 @@ export async function recordedSegments(
   const rows = await segmentRows(target, migration, table);
   if (rows.length === 0 || rows.length !== rows[0].total) return undefined;
   if (
-    rows.some(
-      (r, i) => r.segment !== i || r.total !== rows[0].total || (r.snapshot ?? undefined) !== snapshot,
-    )
+    rows.some((r, i) => r.segment !== i || r.total !== rows[0].total) ||
+    (snapshot !== ANY_SNAPSHOT && rows.some((r) => (r.snapshot ?? undefined) !== snapshot))
   ) {
     return undefined;
   }

@@ -9,6 +9,7 @@ export {
 } from './snapshot';
 export { type Segment, planSegments, relationSql, segmentRelation } from './segments';
 export {
+  ANY_SNAPSHOT,
   CONTROL_DDL,
   CONTROL_SCHEMA,
   type SegmentRow,
