@@ -225,6 +225,19 @@ export function buildProgram(): Command {
       },
     );
 
+  program
+    .command('plan <migration>')
+    .description('compile the DMS table mapping and task settings against the live source: what moves where')
+    .option('--config <file>', 'ferry.yaml')
+    .option('--json', 'print the plan as JSON')
+    .action(async (migration: string, o: { config?: string; json?: boolean }) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- keeps `ferry --help` fast
+      const { planMigration } = require('./plan') as typeof import('./plan');
+      const plan = await planMigration(resolveConfigPath(o.config), migration);
+      if (o.json) out(JSON.stringify(plan.plan));
+      else out(plan.explain);
+    });
+
   const migrate = program
     .command('migrate')
     .description('move the data: full load (CDC follows in later releases)');
