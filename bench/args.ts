@@ -1,8 +1,12 @@
 // Command-line flags of `npm run bench`: parsed and validated up front, every problem reported at once.
 import os from 'node:os';
 
-/** The tools the full-load benchmark times; the names are also the JSON keys' prefixes (`<name>_s`). */
-export const TOOL_NAMES = ['ferry', 'pgcopydb', 'pg_dump_restore', 'copy_pipe'] as const;
+/**
+ * The tools the full-load benchmark times; the names are also the JSON keys' prefixes (`<name>_s`).
+ * `ferry` is the durable path users run (a worker, Temporal, `ferry migrate start --wait`);
+ * `ferry_engine` is the same engine called in-process, so the difference is the cost of durability.
+ */
+export const TOOL_NAMES = ['ferry', 'ferry_engine', 'pgcopydb', 'pg_dump_restore', 'copy_pipe'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 export const DATASET_NAMES = ['pgbench', 'mixed'] as const;
@@ -34,7 +38,8 @@ export class BenchUsageError extends Error {
 }
 
 export const USAGE = `usage: node dist/bench/index.js full-load [--scale N] [--dataset pgbench|mixed|both]
-                                  [--jobs N] [--keep] [--only ferry,pgcopydb,pg_dump_restore,copy_pipe]
+                                  [--jobs N] [--keep]
+                                  [--only ferry,ferry_engine,pgcopydb,pg_dump_restore,copy_pipe]
 
   --scale N        pgbench scale factor (default 50, about 750 MB); the mixed dataset is sized alike
   --dataset D      pgbench, mixed or both (default both)

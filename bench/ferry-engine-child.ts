@@ -1,6 +1,6 @@
-// Child process for the benchmark's Ferry runner: runs Ferry's full load in-process (catalog, plan,
-// runFullLoadLocal) so the parent times a separate process and this one reports its own peak RSS.
-// Later the bench will time the durable path (ferry migrate start --wait, a ferry worker) instead.
+// Child process for the benchmark's `ferry_engine` runner: runs Ferry's full load in-process (catalog,
+// plan, runFullLoadLocal) so the parent times a separate process and this one reports its own peak RSS.
+// The `ferry` runner times the durable path (a worker, Temporal) over the same engine and settings.
 //
 // Protocol: argv[2] is a JSON ChildInput (connection details without passwords; the password is
 // PGPASSWORD in the environment). The last stdout line is one ChildOutput JSON object. Exit codes:
@@ -12,6 +12,7 @@ import { readSourceCatalog } from '../src/engine/catalog';
 import type { PgConnInfo } from '../src/engine/connection';
 import type { FullLoadEvent, FullLoadLocalOptions, FullLoadReport } from '../src/engine/fullload';
 import { compilePlan, loadMappingFiles, parseTaskSettings } from '../src/mapping';
+import { benchTaskSettings } from './ferry-settings';
 import { procMemMb } from './proc';
 
 export interface ChildInput {
@@ -70,16 +71,13 @@ function loadFullLoad(): FullLoadModule | string {
 
 /**
  * Catalog, plan, load: what a worker does for a full-load task, minus Temporal. No mapping file: DMS's
- * implicit include of every user table; task settings: DMS defaults except the parallelism, which
- * every tool in the bench gets the same of.
+ * implicit include of every user table; task settings: benchTaskSettings (DMS defaults except the
+ * parallelism and full LOB mode), the same as the durable runner's settings.json.
  */
 async function fullLoad(mod: FullLoadModule, source: PgConnInfo, target: PgConnInfo, jobs: number) {
   const catalog = await readSourceCatalog(source);
   const { mapping } = await loadMappingFiles();
-  const { settings } = parseTaskSettings(
-    { FullLoadSettings: { MaxFullLoadSubTasks: jobs, TargetTablePrepMode: 'DROP_AND_CREATE' } },
-    'bench-task-settings.json',
-  );
+  const { settings } = parseTaskSettings(benchTaskSettings(jobs), 'bench-task-settings.json');
   const plan = compilePlan(mapping, catalog, settings);
   // No slot: this is a full-load-only run, like the other tools' (a slot would also pin WAL).
   const report = await mod.runFullLoadLocal({

@@ -11,6 +11,7 @@ import { ForeignCpuMeter, TreeRssSampler, killRunningChildren } from './proc';
 import type { DatasetResult, ToolOutcome } from './report';
 import { copyPipeRunner } from './runners/copy-pipe';
 import { ferryEngineRunner } from './runners/ferry';
+import { ferryDurableRunner } from './runners/ferry-durable';
 import { pgDumpRestoreRunner } from './runners/pg-dump-restore';
 import { pgcopydbRunner } from './runners/pgcopydb';
 import { type RunContext, type ToolRunner, ToolUnavailableError } from './runners/types';
@@ -27,10 +28,12 @@ import {
   toolEnv,
   uri,
 } from './servers';
+import { benchTemporal, stopBenchTemporal } from './temporal';
 
-/** Who runs each tool. Swap `ferry` for the workflow-path runner when it exists. */
+/** Who runs each tool: `ferry` is the durable path users run, `ferry_engine` the engine without it. */
 export const RUNNERS: Record<ToolName, ToolRunner> = {
-  ferry: ferryEngineRunner,
+  ferry: ferryDurableRunner,
+  ferry_engine: ferryEngineRunner,
   pgcopydb: pgcopydbRunner,
   pg_dump_restore: pgDumpRestoreRunner,
   copy_pipe: copyPipeRunner,
@@ -65,6 +68,7 @@ export async function runFullLoadBench(args: BenchArgs, log: Log): Promise<Datas
   let releasing: Promise<void> | undefined;
   releaseRun = () =>
     (releasing ??= (async () => {
+      await stopBenchTemporal().catch((e: Error) => log(`stopping Temporal: ${e.message}`));
       await stopBenchServers(root).catch((e: Error) => log(`stopping servers: ${e.message}`));
       if (!args.keep) await fs.rm(root, { recursive: true, force: true }).catch(() => undefined);
     })());
@@ -73,6 +77,14 @@ export async function runFullLoadBench(args: BenchArgs, log: Log): Promise<Datas
     log(
       `source PostgreSQL 13 on port ${servers.source.port}, target PostgreSQL 15 on port ${servers.target.port}`,
     );
+    // The durable path needs a Temporal server: started now, before any tool's timing or memory sampling
+    // (a failure is the `ferry` tool's, reported when it runs).
+    if (args.tools.includes('ferry')) {
+      await benchTemporal(root).then(
+        (t) => log(`Temporal dev server on ${t.address} (pid ${t.pid}), log ${t.logFile}`),
+        (e: Error) => log(`Temporal dev server: ${e.message}`),
+      );
+    }
     const results: DatasetResult[] = [];
     for (const dataset of args.datasets)
       results.push(await benchDataset(dataset, args, servers, root, logDir, log));
@@ -154,6 +166,7 @@ async function benchDataset(
       outcome.seconds = r.seconds;
       outcome.peakRssMb = r.peakRssMb ?? treePeak;
       outcome.rssScope = r.rssScope ?? 'tree';
+      outcome.figures = r.figures;
       addNote(outcome, r.notes);
       // A process-scoped figure leaves out programs the tool starts (pg_dump for the schema, say).
       if (outcome.rssScope === 'process')

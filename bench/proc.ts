@@ -45,8 +45,23 @@ function parentMap(): Map<number, number> {
   return parents;
 }
 
-/** `root` and all its descendants. */
-export function processTree(root: number): number[] {
+/**
+ * Pids of the bench's own long-lived helpers (the Temporal dev server): children of the bench, but no
+ * tool's client process, so TreeRssSampler leaves them and their descendants out.
+ */
+const untimedDaemons = new Set<number>();
+
+/** Leave `pid` (and its descendants) out of every TreeRssSampler from now on. */
+export function excludeFromTrees(pid: number): void {
+  untimedDaemons.add(pid);
+}
+
+export function includeInTrees(pid: number): void {
+  untimedDaemons.delete(pid);
+}
+
+/** `root` and all its descendants, except the subtrees of `prune`. */
+export function processTree(root: number, prune: ReadonlySet<number> = new Set()): number[] {
   const children = new Map<number, number[]>();
   for (const [pid, ppid] of parentMap()) {
     const list = children.get(ppid) ?? [];
@@ -57,6 +72,7 @@ export function processTree(root: number): number[] {
   const stack = [root];
   while (stack.length) {
     const pid = stack.pop()!;
+    if (prune.has(pid)) continue;
     out.push(pid);
     stack.push(...(children.get(pid) ?? []));
   }
@@ -92,7 +108,7 @@ export class TreeRssSampler {
 
   private sample(): void {
     let sum = 0;
-    for (const pid of processTree(this.root)) {
+    for (const pid of processTree(this.root, untimedDaemons)) {
       if (this.excludeRoot && pid === this.root) continue;
       sum += procMemMb(pid, 'VmRSS') ?? 0;
     }
@@ -107,6 +123,8 @@ export interface RunLoggedOptions {
   cwd?: string;
   /** Also keep stdout in memory (small outputs only: the Ferry child's result line). */
   captureStdout?: boolean;
+  /** Called with the child's pid once it runs (its process group id too), e.g. to stop it early. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface RunLoggedResult {
@@ -138,6 +156,7 @@ export async function runLogged(
     });
     let stdout = '';
     if (child.pid) running.add(child.pid);
+    if (child.pid) opts.onSpawn?.(child.pid);
     child.stdout.on('data', (d: Buffer) => {
       log.write(d);
       if (opts.captureStdout) stdout += d.toString('utf8');
@@ -156,6 +175,64 @@ export async function runLogged(
   log.write(`# exit ${result.code ?? result.signal} after ${result.seconds.toFixed(2)} s\n`);
   await new Promise<void>((r) => log.end(r));
   return { ...result, tail: await logTail(opts.logFile) };
+}
+
+export interface LongRunning {
+  pid: number;
+  /** Resolves when the process has exited and its output is in the log. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Whether it has exited. */
+  done(): boolean;
+}
+
+/**
+ * Start a long-running program (a server, a worker) in its own process group, output appended to
+ * `logFile`, each complete stderr line also passed to `onStderrLine`. Registered like runLogged's
+ * children, so an interrupted bench stops it. The caller stops it (stopPid) and awaits `exited`.
+ */
+export function startLogged(
+  cmd: string,
+  args: string[],
+  opts: Omit<RunLoggedOptions, 'captureStdout' | 'onSpawn'> & { onStderrLine?: (line: string) => void },
+): Promise<LongRunning> {
+  const log = createWriteStream(opts.logFile, { flags: 'a' });
+  log.write(`\n$ ${cmd} ${args.map((a) => (/^[\w./:=,@-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      env: opts.env,
+      cwd: opts.cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let finished = false;
+    let partial = '';
+    child.stdout.on('data', (d: Buffer) => log.write(d));
+    child.stderr.on('data', (d: Buffer) => {
+      log.write(d);
+      if (!opts.onStderrLine) return;
+      const lines = (partial + d.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) opts.onStderrLine(l);
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
+      child.on('close', (code, signal) => {
+        finished = true;
+        if (child.pid) running.delete(child.pid);
+        log.write(`# exit ${code ?? signal}\n`);
+        log.end(() => res({ code, signal }));
+      });
+    });
+    child.on('error', (err) => {
+      finished = true;
+      if (child.pid) running.delete(child.pid);
+      log.end();
+      reject(new Error(`cannot run ${cmd}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    });
+    child.on('spawn', () => {
+      running.add(child.pid!);
+      resolve({ pid: child.pid!, exited, done: () => finished });
+    });
+  });
 }
 
 export async function logTail(file: string, lines = 12): Promise<string> {

@@ -22,6 +22,8 @@ export interface ToolOutcome {
   differences: string[];
   /** Share of the machine's CPU that unrelated processes used during the run (0..1): noise. */
   otherCpuShare?: number;
+  /** Further figures of the tool, as `<tool>_<key>` in the JSON line (RunResult.figures). */
+  figures?: Record<string, number>;
   error?: string;
   notes?: string;
 }
@@ -57,7 +59,11 @@ export function allEqual(r: DatasetResult): boolean {
 
 export type Figures = Record<string, string | number | boolean | null>;
 
-/** The per-dataset figures of the JSON line. */
+/**
+ * The per-dataset figures of the JSON line. `ferry` is the durable path (worker + Temporal +
+ * `ferry migrate start --wait`), so `ferry_s`, `ferry_peak_rss_mb` and the ratios are its;
+ * `ferry_engine_*` is the engine alone.
+ */
 export function datasetFigures(r: DatasetResult): Figures {
   const ferry = r.outcomes.find((o) => o.tool === 'ferry');
   const out: Figures = {
@@ -67,6 +73,7 @@ export function datasetFigures(r: DatasetResult): Figures {
     source_mb: round(r.source.bytes / 1024 / 1024, 1),
     source_rows: r.source.rows,
     ferry_s: null,
+    ferry_engine_s: null,
     pgcopydb_s: null,
     pg_dump_restore_s: null,
     copy_pipe_s: null,
@@ -75,9 +82,12 @@ export function datasetFigures(r: DatasetResult): Figures {
   out.ratio_vs_pgcopydb = ratio(secondsOf(r, 'ferry'), secondsOf(r, 'pgcopydb'));
   out.ratio_vs_copy_pipe = ratio(secondsOf(r, 'ferry'), secondsOf(r, 'copy_pipe'));
   out.ferry_peak_rss_mb = ferry?.peakRssMb == null ? null : round(ferry.peakRssMb, 1);
+  out.ferry_engine_peak_rss_mb = null;
   for (const o of r.outcomes) {
     if (o.tool !== 'ferry') out[`${o.tool}_peak_rss_mb`] = o.peakRssMb == null ? null : round(o.peakRssMb, 1);
     if (o.error) out[`${o.tool}_error`] = o.error;
+    if (o.status === 'ok')
+      for (const [k, v] of Object.entries(o.figures ?? {})) out[`${o.tool}_${k}`] = round(v, 2);
   }
   const shares = r.outcomes.map((o) => o.otherCpuShare).filter((x): x is number => x !== undefined);
   // Timings taken while others loaded the machine are noisy; scripts can drop or rerun such runs.
@@ -157,6 +167,13 @@ export function formatTable(r: DatasetResult): string[] {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
   ];
+  const durable = secondsOf(r, 'ferry');
+  const engine = secondsOf(r, 'ferry_engine');
+  if (durable != null && engine != null)
+    out.push(
+      `  cost of durability: ferry ${durable.toFixed(2)} s vs ferry_engine ${engine.toFixed(2)} s ` +
+        `(${durable >= engine ? '+' : ''}${(durable - engine).toFixed(2)} s, ${fmtNum(ratio(durable, engine), 2)}×)`,
+    );
   for (const o of r.outcomes) {
     if (o.error) out.push(`  ${o.tool}: ${o.status === 'unavailable' ? 'not run' : 'FAILED'}: ${o.error}`);
     if (o.notes) out.push(`  ${o.tool}: ${o.notes}`);

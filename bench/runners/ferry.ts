@@ -1,6 +1,6 @@
-// Ferry's full load, run as a separate process so its peak RSS is its own: for now the in-process
-// engine entry (ferry-engine-child.ts); later the durable path (`ferry migrate start --wait --json`
-// with a `ferry worker` process) behind the same ToolRunner interface.
+// The `ferry_engine` tool: Ferry's full-load engine called in-process (ferry-engine-child.ts), in a
+// separate process so its peak RSS is its own. No Temporal, no worker: next to the durable `ferry`
+// tool (ferry-durable.ts) it shows what durability costs.
 import path from 'node:path';
 import type { ChildInput, ChildOutput } from '../ferry-engine-child';
 import { runLogged } from '../proc';
@@ -21,7 +21,7 @@ export function lastJsonLine<T>(stdout: string): T | undefined {
 }
 
 export const ferryEngineRunner: ToolRunner = {
-  name: 'ferry',
+  name: 'ferry_engine',
   async run(ctx: RunContext): Promise<RunResult> {
     const { password: _s, ...source } = ctx.source;
     const { password: _t, ...target } = ctx.target;

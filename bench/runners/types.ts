@@ -33,6 +33,11 @@ export interface RunResult {
   peakRssMb?: number;
   rssScope?: 'process' | 'tree';
   notes?: string;
+  /**
+   * Further figures for the JSON line, as `<tool>_<key>` (e.g. the durable runner's `worker_startup_s`):
+   * numbers measured outside or beside the timed interval.
+   */
+  figures?: Record<string, number>;
 }
 
 /**

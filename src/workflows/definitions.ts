@@ -189,5 +189,8 @@ export interface LoadTablesInput {
 }
 
 export const fullLoadStatusQuery = defineQuery<FullLoadStatus>('fullLoadStatus');
-/** Sent by a loadTables child to its parent after each table, so `ferry status` shows progress. */
-export const tableProgressSignal = defineSignal<[TableStats]>('tableProgress');
+/**
+ * Sent by a loadTables child to its parent with finished tables, batched (every 10 tables or 5 s) so
+ * the parent's history grows by well under one event per table.
+ */
+export const tableProgressSignal = defineSignal<[TableStats[]]>('tableProgress');

@@ -84,7 +84,7 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
   };
   upsertSearchAttributes([{ key: MIGRATION, value: input.migration }]);
   setHandler(fullLoadStatusQuery, () => state.status);
-  setHandler(tableProgressSignal, (u) => state.applyTableUpdate(u));
+  setHandler(tableProgressSignal, (updates) => updates.forEach((u) => state.applyTableUpdate(u)));
 
   const holderScope = new CancellationScope();
   let holder: Promise<void> | undefined;
@@ -223,13 +223,22 @@ export async function loadTables(input: LoadTablesInput): Promise<TableStats[]> 
   const queue: Task[] = input.tables.map((table) => ({ kind: 'plan', table }));
   const remaining = new Map<string, number>();
 
+  let pending: TableStats[] = [];
+  let lastSent = Date.now();
   const finishTable = async (key: string, error?: string) => {
     const s = stats.get(key)!;
     s.state = error ? TABLE_STATES.error : TABLE_STATES.completed;
     s.finishedAt = new Date().toISOString();
     if (s.startedAt) s.seconds = (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000;
     if (error) s.error = error;
-    await parent.signal(tableProgressSignal, { ...s }).catch(() => undefined);
+    pending.push({ ...s });
+    // Batched: each signal costs the parent a few history events.
+    if (pending.length >= 10 || Date.now() - lastSent >= 5000) {
+      const batch = pending;
+      pending = [];
+      lastSent = Date.now();
+      await parent.signal(tableProgressSignal, batch).catch(() => undefined);
+    }
   };
 
   const lane = async () => {

@@ -1,5 +1,6 @@
-// The full-load benchmark's pure parts (flags, ratios, table, JSON line, fingerprint comparison) and one
-// real run at scale 1 without Ferry, checking that every tool's copy equals the source.
+// The full-load benchmark's pure parts (flags, ratios, table, JSON line, fingerprint comparison), one
+// real run at scale 1 of the other tools and one of Ferry's two (durable, engine-only), checking that
+// every tool's copy equals the source.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -25,12 +26,14 @@ const TOP_LEVEL_KEYS = [
   'bench',
   'scale',
   'ferry_s',
+  'ferry_engine_s',
   'pgcopydb_s',
   'pg_dump_restore_s',
   'copy_pipe_s',
   'ratio_vs_pgcopydb',
   'ratio_vs_copy_pipe',
   'ferry_peak_rss_mb',
+  'ferry_engine_peak_rss_mb',
   'checksums_equal',
 ];
 
@@ -54,7 +57,7 @@ function outcome(
     status: seconds == null ? 'unavailable' : 'ok',
     seconds,
     peakRssMb: seconds == null ? null : 100,
-    rssScope: tool === 'ferry' ? 'process' : 'tree',
+    rssScope: tool.startsWith('ferry') ? 'process' : 'tree',
     equal: seconds == null ? null : true,
     differences: [],
     ...extra,
@@ -156,7 +159,8 @@ describe('bench: report', () => {
 
   it('the JSON line carries the figures, ratios of ferry, and per-dataset objects', () => {
     const pgbench = result('pgbench', [
-      outcome('ferry', 45, { peakRssMb: 180.44 }),
+      outcome('ferry', 45, { peakRssMb: 180.44, figures: { worker_startup_s: 4.567 } }),
+      outcome('ferry_engine', 36, { peakRssMb: 90.06 }),
       outcome('pgcopydb', 50),
       outcome('pg_dump_restore', 70, { otherCpuShare: 0.234 }),
       outcome('copy_pipe', 40, { otherCpuShare: 0.01 }),
@@ -168,15 +172,21 @@ describe('bench: report', () => {
     for (const k of TOP_LEVEL_KEYS) assert.ok(k in o, `missing ${k}`);
     assert.equal(o.bench, 'full-load');
     assert.equal(o.scale, 50);
+    // ferry is the durable path: its time, memory and ratios; the engine alone has its own keys.
     assert.equal(o.ferry_s, 45);
     assert.equal(o.ratio_vs_pgcopydb, 0.9);
     assert.equal(o.ratio_vs_copy_pipe, 1.125);
     assert.equal(o.ferry_peak_rss_mb, 180.4);
+    assert.equal(o.ferry_engine_s, 36);
+    assert.equal(o.ferry_engine_peak_rss_mb, 90.1);
+    assert.equal(o.ferry_worker_startup_s, 4.57);
     assert.equal(o.checksums_equal, true);
     assert.equal(o.other_cpu_share_max, 0.23);
     assert.deepEqual(Object.keys(o.datasets), ['pgbench', 'mixed']);
     assert.equal(o.datasets.mixed.ratio_vs_pgcopydb, 0.5);
     assert.equal(o.datasets.mixed.pg_dump_restore_s, null);
+    assert.equal(o.datasets.mixed.ferry_engine_s, null);
+    assert.equal(o.datasets.mixed.ferry_engine_peak_rss_mb, null);
   });
 
   it('a tool that could not run gives null figures and its reason, and does not spoil checksums_equal', () => {
@@ -190,6 +200,7 @@ describe('bench: report', () => {
     assert.equal(o.ferry_s, null);
     assert.equal(o.ratio_vs_pgcopydb, null);
     assert.equal(o.ferry_peak_rss_mb, null);
+    assert.equal(o.ferry_engine_s, null);
     assert.equal(o.ferry_error, 'engine not built yet');
   });
 
@@ -220,6 +231,22 @@ describe('bench: report', () => {
     assert.match(row('copy_pipe'), /40\.00\s+0\.80×\s+1\.00×\s+100 \(tree\)\s+NO$/);
     assert.ok(lines.some((l) => l.includes('ferry: not run: engine not built yet')));
     assert.ok(lines.some((l) => l.includes('copy_pipe: differs: public.t: 9 rows')));
+  });
+
+  it('the table puts the durable ferry next to ferry_engine: the cost of durability', () => {
+    const lines = formatTable(
+      result('pgbench', [outcome('ferry', 50), outcome('ferry_engine', 40), outcome('pgcopydb', 50)]),
+    );
+    assert.match(
+      lines.find((l) => l.startsWith('ferry_engine '))!,
+      /40\.00\s+0\.80×\s+—\s+100 \(process\)\s+yes$/,
+    );
+    assert.ok(
+      lines.some((l) =>
+        l.includes('cost of durability: ferry 50.00 s vs ferry_engine 40.00 s (+10.00 s, 1.25×)'),
+      ),
+      lines.join('\n'),
+    );
   });
 
   it('finds the last JSON line after other output', () => {
@@ -293,5 +320,42 @@ describe('bench: a real full-load run at scale 1', function () {
     assert.ok(workDir, r.stderr);
     assert.equal(existsSync(workDir), false, `${workDir} left behind`);
     assert.ok(Date.now() - started < 90_000, `took ${Date.now() - started} ms`);
+  });
+
+  it('both Ferry tools copy pgbench scale 1 exactly: the durable path (worker, Temporal) and the engine', async function () {
+    // Temporal start, worker start-up (bundling), the load and two verifications.
+    this.timeout(300_000);
+    const r = await runBench(
+      ['full-load', '--scale', '1', '--dataset', 'pgbench', '--only', 'ferry,ferry_engine'],
+      290_000,
+    );
+    assert.equal(r.code, 0, `bench exited ${r.code}\n${r.stderr}\n${r.stdout}`);
+    const lines = r.stdout.trimEnd().split('\n');
+    const o = JSON.parse(lines[lines.length - 1]);
+    for (const k of TOP_LEVEL_KEYS) assert.ok(k in o, `missing ${k} in ${lines[lines.length - 1]}`);
+    assert.equal(o.checksums_equal, true, r.stdout);
+    for (const k of [
+      'ferry_s',
+      'ferry_engine_s',
+      'ferry_peak_rss_mb',
+      'ferry_engine_peak_rss_mb',
+      'ferry_worker_startup_s',
+    ]) {
+      assert.equal(typeof o[k], 'number', `${k} in ${lines[lines.length - 1]}`);
+      assert.ok(o[k] > 0, k);
+    }
+    assert.equal(o.ferry_error, undefined);
+    // No pgcopydb or copy_pipe ran: no ratios.
+    assert.equal(o.ratio_vs_pgcopydb, null);
+    assert.match(r.stdout, /^ferry\s+\d+\.\d\d .* \(process\)\s+yes$/m);
+    assert.match(r.stdout, /cost of durability: ferry /);
+    assert.match(r.stdout, /ferry: worker start-up [\d.]+ s until RUNNING/);
+    // The Temporal server, the worker and the work directory are gone.
+    const workDir = /work directory (\S+)/.exec(r.stderr)?.[1];
+    assert.ok(workDir, r.stderr);
+    assert.equal(existsSync(workDir), false, `${workDir} left behind`);
+    const temporalPid = Number(/Temporal dev server on \S+ \(pid (\d+)\)/.exec(r.stderr)?.[1]);
+    assert.ok(temporalPid > 0, r.stderr);
+    assert.throws(() => process.kill(temporalPid, 0), `Temporal dev server ${temporalPid} still running`);
   });
 });

@@ -86,6 +86,17 @@ INSERT INTO shop.lobs
 SELECT g, repeat('é', 500 * g), decode(repeat('ab', 600 * g), 'hex'),
        jsonb_build_object('pad', repeat('z', 700 * g)), 'short'
   FROM generate_series(1, 6) g;
+CREATE TABLE shop.bookings (id int PRIMARY KEY, room int NOT NULL, during tsrange NOT NULL, code text,
+  CONSTRAINT no_overlap EXCLUDE USING gist (during WITH &&) WHERE (room > 0),
+  CONSTRAINT code_unique UNIQUE (code) DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO shop.bookings
+SELECT g, g % 5, tsrange(timestamp '2024-01-01' + g * interval '1 day', timestamp '2024-01-01' + g * interval '1 day' + interval '2 hours'), 'B' || g
+  FROM generate_series(1, 300) g;
+CREATE TABLE shop.events (id int NOT NULL, at date NOT NULL, kind text, CONSTRAINT events_id_at UNIQUE (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE shop.events_2024 PARTITION OF shop.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE shop.events_rest PARTITION OF shop.events DEFAULT;
+CREATE INDEX events_2024_kind_idx ON shop.events_2024 (kind);
+INSERT INTO shop.events SELECT g, date '2023-10-01' + g, 'k' || g % 3 FROM generate_series(1, 600) g;
 CREATE TABLE shop.prep (id int PRIMARY KEY, v text);
 INSERT INTO shop.prep SELECT g, 'v' || g FROM generate_series(1, 10) g;
 ANALYZE;
@@ -276,6 +287,49 @@ describe('engine/fullload: copy, schema and plans on PostgreSQL 13 → 15', func
     assert.equal(seq.sequences, 0);
   });
 
+  it('post-data: exclusion, deferrable unique, a partitioned unique key and a partition index, renamed', async () => {
+    const bookings = tablePlan(catalogTable(catalog, 'shop', 'bookings'));
+    const events = catalogTable(catalog, 'shop', 'events');
+    const renamed = tablePlan(events, {
+      target: { schema: 'shop', name: 'happenings' },
+      columns: tablePlan(events).columns.map((c) => (c.source === 'kind' ? { ...c, target: 'category' } : c)),
+    });
+    const plan: MigrationPlan = {
+      tables: [bookings, renamed],
+      skipped: [],
+      settings: settings(),
+      findings: [],
+    };
+    const r = await runFullLoadLocal({ migration: 'post', source, target, plan, catalog, concurrency: 2 });
+    assert.deepEqual(
+      r.findings.filter((f) => f.severity !== 'info'),
+      [],
+    );
+    assert.equal(r.rows, 900);
+    const defs = async (c: Client, tables: string[]) =>
+      (
+        await c.query<{ d: string }>(
+          `SELECT conname || ' ' || pg_get_constraintdef(oid) AS d FROM pg_constraint
+            WHERE conrelid = ANY ($1::regclass[]) ORDER BY 1`,
+          [tables],
+        )
+      ).rows.map((x) => x.d);
+    assert.deepEqual(await defs(dst, ['shop.bookings']), await defs(src, ['shop.bookings']));
+    assert.deepEqual(await defs(dst, ['shop.happenings', 'shop.events_2024', 'shop.events_rest']), [
+      'events_2024_id_at_key UNIQUE (id, at)',
+      'events_id_at UNIQUE (id, at)',
+      'events_rest_id_at_key UNIQUE (id, at)',
+    ]);
+    const { rows } = await dst.query(`SELECT pg_get_indexdef('shop.events_2024_kind_idx'::regclass) AS d`);
+    assert.equal(rows[0].d, 'CREATE INDEX events_2024_kind_idx ON shop.events_2024 USING btree (category)');
+    const { rows: parts } = await dst.query(
+      `SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'shop.happenings'::regclass`,
+    );
+    assert.equal(parts[0].n, 2);
+    assert.equal(r.postData.exclusionConstraints, 1);
+    assert.equal(r.postData.uniqueConstraints, 2);
+  });
+
   it('truncates LOBs above the limit in limited LOB mode and counts them', async () => {
     const lobs = catalogTable(catalog, 'shop', 'lobs');
     const table = tablePlan(lobs, { lob: { mode: 'limited', maxBytes: 2000 } });
@@ -365,6 +419,38 @@ describe('engine/fullload: copy, schema and plans on PostgreSQL 13 → 15', func
       );
       assert.deepEqual(await fingerprint(dst, 'shop', 'prep'), await fingerprint(src, 'shop', 'prep'));
     });
+  });
+
+  it('a selected view is loaded into a table, as DMS does', async () => {
+    await src.query(
+      `CREATE VIEW shop.cheap AS SELECT id, "Name" AS name, price FROM shop.items WHERE price < 100`,
+    );
+    const withView = await readSourceCatalog(source);
+    const view = catalogTable(withView, 'shop', 'cheap');
+    assert.equal(view.kind, 'view');
+    const plan: MigrationPlan = {
+      tables: [tablePlan(view, { target: { schema: 'shop', name: 'cheap_rows' } })],
+      skipped: [],
+      settings: settings(),
+      findings: [],
+    };
+    const r = await runFullLoadLocal({
+      migration: 'view',
+      source,
+      target,
+      plan,
+      catalog: withView,
+      concurrency: 1,
+    });
+    assert.equal(r.rows, 79);
+    const expected = await src.query(`SELECT * FROM shop.cheap ORDER BY id`);
+    const actual = await dst.query(`SELECT * FROM shop.cheap_rows ORDER BY id`);
+    assert.deepEqual(actual.rows, expected.rows);
+    assert.equal(
+      (await dst.query(`SELECT relkind FROM pg_class WHERE oid = 'shop.cheap_rows'::regclass`)).rows[0]
+        .relkind,
+      'r',
+    );
   });
 
   it('control tables are created once, even by concurrent workers', async () => {

@@ -93,6 +93,7 @@ describe('engine/fullload: the sample database, PostgreSQL 13 → 15', function 
       catalog,
       concurrency: 2,
       slotName: slot,
+      analyze: true,
     });
     console.log(
       `      scale-1 sample: ${report.tables.length} tables, ${report.rows} rows, ${(report.bytes / 1048576).toFixed(1)} MiB ` +
@@ -163,6 +164,7 @@ describe('engine/fullload: the sample database, PostgreSQL 13 → 15', function 
     assert.equal(report.postData.foreignKeys, 21);
     assert.equal(report.postData.functions, 2);
     assert.equal(report.postData.triggers, 2);
+    assert.equal(report.postData.analyzed, plan.tables.length);
     const errors = report.findings.filter((f) => f.severity === 'error');
     assert.deepEqual(errors, []);
     assert.ok(report.findings.some((f) => f.field === 'views' && /4 view/.test(f.message)));

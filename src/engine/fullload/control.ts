@@ -239,7 +239,7 @@ export async function claimSegment(c: Client, k: SegmentKey): Promise<'done' | '
   return 'claimed';
 }
 
-/** Within the copy's transaction: the segment is done, with what it copied. */
+/** Within the copy's transaction: the segment is done, with what it copied and the snapshot it read. */
 export async function completeSegment(
   c: Client,
   k: SegmentKey,
@@ -247,9 +247,10 @@ export async function completeSegment(
 ): Promise<void> {
   await c.query(
     `UPDATE ferry.load_segments
-        SET state = 'done', rows = $5, bytes = $6, format = $7, truncated = $8, finished_at = clock_timestamp()
+        SET state = 'done', rows = $5, bytes = $6, format = $7, truncated = $8, snapshot = $9,
+            finished_at = clock_timestamp()
       WHERE ${KEY_WHERE} AND segment = $4`,
-    [...keyParams(k), r.rows, r.bytes, r.format, JSON.stringify(r.truncated)],
+    [...keyParams(k), r.rows, r.bytes, r.format, JSON.stringify(r.truncated), k.snapshot ?? null],
   );
 }
 
@@ -268,13 +269,14 @@ export async function segmentRows(
   });
 }
 
-/**
- * The segments recorded for a table under `snapshot`, when a complete set is there (a restarted load
- * reuses them: fresh boundaries from new statistics would not line up with the segments already done).
- */
 /** Pass to recordedSegments to take the recorded set whatever snapshot its segments used. */
 export const ANY_SNAPSHOT = '*';
 
+/**
+ * The segments recorded for a table under `snapshot` (or ANY_SNAPSHOT), when a complete set is there:
+ * a restarted load reuses them, as fresh boundaries from new statistics would not line up with the
+ * segments already done.
+ */
 export async function recordedSegments(
   target: Endpoint,
   migration: string,

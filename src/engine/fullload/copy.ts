@@ -193,19 +193,22 @@ export async function copySegment(opts: CopySegmentOptions): Promise<CopySegment
     if (targetInTx) await target.query('ROLLBACK').catch(() => undefined);
     if (signal?.aborted) throw signal.reason;
     if (err instanceof CopySideError) side = err.side;
-    throw classifyCopyError(err instanceof CopySideError ? err.cause : err, side === 'source' ? sourceConn : targetConn);
+    throw classifyCopyError(
+      err instanceof CopySideError ? err.cause : err,
+      side === 'source' ? sourceConn : targetConn,
+    );
   } finally {
     await Promise.all([release(opts.source, source, reusable), release(opts.target, target, reusable)]);
   }
 }
 
 /** Session settings of a copy's source side. */
-export async function prepareCopySource(c: Client): Promise<void> {
+async function prepareCopySource(c: Client): Promise<void> {
   await c.query(SOURCE_SESSION);
 }
 
 /** Session settings of a copy's target side. */
-export async function prepareCopyTarget(c: Client): Promise<void> {
+async function prepareCopyTarget(c: Client): Promise<void> {
   await c.query(TARGET_SESSION);
   // Triggers and foreign keys of a kept (DO_NOTHING) target table stay quiet during the load, as DMS
   // does; allowed to superusers and rds_superuser only, so a refusal just leaves them on.

@@ -77,11 +77,6 @@ export function rewriteColumnList(
   return { ok: true, text: out.join(', ') };
 }
 
-/** True if the list content has an element that is not a plain column. */
-export function hasExpressionElement(content: string): boolean {
-  return splitTopLevel(content).some((e) => !elementColumn(e));
-}
-
 export interface ParsedIndexDef {
   unique: boolean;
   method: string;

@@ -30,7 +30,9 @@ export {
   classifyCopyError,
   columnExpr,
   copySegment,
+  copySessions,
 } from './copy';
+export { type Endpoint, Sessions, runPool } from './pool';
 export { type PreDataOptions, type PreDataReport, type PreparedTable, createPreData } from './schema';
 export { type PostDataOptions, type PostDataReport, createPostData } from './post-data';
 export { type SequenceReport, type SyncedSequence, syncSequences } from './sequences';

@@ -123,6 +123,8 @@ export function socketOf(c: Client): { destroy(): void } | undefined {
 
 /** End a session; drop the socket if the server does not say goodbye within 3 s (a COPY mid-stream). */
 export async function closeHard(c: Client): Promise<void> {
+  // A socket already dropped (a broken COPY) would never answer the goodbye.
+  if ((socketOf(c) as { destroyed?: boolean } | undefined)?.destroyed) return;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<void>((resolve) => {
     timer = setTimeout(() => {

@@ -33,7 +33,11 @@ export interface PostDataOptions {
   concurrency: number;
   /** maintenance_work_mem of those sessions (index sorts in memory); default '256MB'. */
   maintenanceWorkMem?: string;
-  /** ANALYZE every target table at the end (planner statistics for the new database); default true. */
+  /**
+   * ANALYZE every target table at the end. Off by default: autovacuum analyzes freshly loaded tables
+   * on its own, DMS does not analyze either, and on a big load it costs as much as an index build.
+   * Turn it on to have planner statistics before the first query.
+   */
   analyze?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: { type: 'post-data'; step: string; table: string; name: string; seconds: number }) => void;
@@ -154,7 +158,7 @@ export async function createPostData(opts: PostDataOptions): Promise<PostDataRep
     await runJobs([triggers], [main], opts, report);
     report.existing = plan.existing;
 
-    if (opts.analyze ?? true) {
+    if (opts.analyze) {
       const analyze: Job[] = source.sites
         .filter((s) => !s.partitionOf)
         .map((site) => ({
@@ -295,23 +299,24 @@ interface TargetObjects {
 
 async function readTargetObjects(c: Client, sites: Site[]): Promise<TargetObjects> {
   const schemas = [...new Set(sites.map((s) => s.targetSchema))];
-  const { rows: rels } = await c.query<{ schema: string; name: string; tbl: string | null }>(
-    `SELECT n.nspname AS schema, c.relname AS name,
-            (SELECT pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(tc.relname)
-               FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid
-               JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace WHERE i.indexrelid = c.oid) AS tbl
+  type Named = { ts: string | null; tn: string | null; name: string };
+  const { rows: rels } = await c.query<Named & { schema: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name, tn.nspname AS ts, tc.relname AS tn
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
+       LEFT JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid
+       LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
       WHERE n.nspname = ANY ($1::text[])`,
     [schemas],
   );
-  const { rows: cons } = await c.query<{ tbl: string; name: string }>(
-    `SELECT pg_catalog.format('%I.%I', n.nspname, t.relname) AS tbl, k.conname AS name
+  const { rows: cons } = await c.query<Named>(
+    `SELECT n.nspname AS ts, t.relname AS tn, k.conname AS name
        FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = ANY ($1::text[])`,
     [schemas],
   );
-  const { rows: trigs } = await c.query<{ tbl: string; name: string }>(
-    `SELECT pg_catalog.format('%I.%I', n.nspname, t.relname) AS tbl, g.tgname AS name
+  const { rows: trigs } = await c.query<Named>(
+    `SELECT n.nspname AS ts, t.relname AS tn, g.tgname AS name
        FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class t ON t.oid = g.tgrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
       WHERE n.nspname = ANY ($1::text[]) AND NOT g.tgisinternal`,
@@ -322,33 +327,13 @@ async function readTargetObjects(c: Client, sites: Site[]): Promise<TargetObject
        JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
       WHERE p.pronargs = 0 AND p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype`,
   );
-  // format('%I.%I') quotes only where needed; compare with always-quoted qualify() through a re-quote.
-  const norm = (printed: string) => requote(printed);
+  const table = (r: Named) => (r.ts !== null && r.tn !== null ? qualify(r.ts, r.tn) : '');
   return {
-    relations: new Map(rels.map((r) => [relKey(r.schema, r.name), r.tbl ? norm(r.tbl) : ''])),
-    constraints: new Set(cons.map((r) => `${norm(r.tbl)}\u0000${r.name}`)),
-    triggers: new Set(trigs.map((r) => `${norm(r.tbl)}\u0000${r.name}`)),
+    relations: new Map(rels.map((r) => [relKey(r.schema, r.name), table(r)])),
+    constraints: new Set(cons.map((r) => `${table(r)}\u0000${r.name}`)),
+    triggers: new Set(trigs.map((r) => `${table(r)}\u0000${r.name}`)),
     functions: new Set(funcs.map((r) => relKey(r.schema, r.name))),
   };
-}
-
-/** `a."B c"` (as the server prints it) → `"a"."B c"` (as qualify writes it). */
-function requote(printed: string): string {
-  const parts: string[] = [];
-  let rest = printed;
-  while (rest.length) {
-    if (rest.startsWith('"')) {
-      const m = /^"((?:[^"]|"")*)"/.exec(rest)!;
-      parts.push(m[1].replace(/""/g, '"'));
-      rest = rest.slice(m[0].length);
-    } else {
-      const dot = rest.indexOf('.');
-      parts.push(dot < 0 ? rest : rest.slice(0, dot));
-      rest = dot < 0 ? '' : rest.slice(dot);
-    }
-    if (rest.startsWith('.')) rest = rest.slice(1);
-  }
-  return parts.map(quoteIdent).join('.');
 }
 
 /** Turns source objects into target statements, deciding names, skips and findings. */
@@ -357,8 +342,6 @@ class JobPlanner {
   /** relKey(schema, name) of relation names used or taken in the target schemas. */
   private taken = new Map<string, string>();
   private indexOwner = new Map<string, string>();
-  /** Source index oid → the target index name chosen for it. */
-  private indexNames = new Map<string, string>();
 
   constructor(
     private src: SourceObjects,
@@ -402,8 +385,11 @@ class JobPlanner {
     return parentRel !== undefined && this.src.siteByOid.get(parentRel)?.partitioned === true;
   }
 
-  /** Rewrite an index definition for `site`, or a finding and undefined. */
-  private indexSql(site: Site, i: IndexDef, name: string, unique: boolean): string | undefined {
+  /** An index definition with the plan's column names, or a finding and undefined. */
+  private rewrittenIndex(
+    site: Site,
+    i: IndexDef,
+  ): { method: string; keys: string; include?: string; tail: string } | undefined {
     const renames = site.table.renames;
     const missing = i.columns.filter((c) => !renames.has(c));
     if (missing.length) {
@@ -439,9 +425,21 @@ class JobPlanner {
       );
       return undefined;
     }
+    return {
+      method: parsed.method,
+      keys: keys.text,
+      include: include?.ok ? include.text : undefined,
+      tail: parsed.tail,
+    };
+  }
+
+  /** CREATE INDEX for `site` under `name`, or a finding and undefined. */
+  private indexSql(site: Site, i: IndexDef, name: string, unique: boolean): string | undefined {
+    const r = this.rewrittenIndex(site, i);
+    if (!r) return undefined;
     return (
-      `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(name)} ON ${site.target} USING ${parsed.method} (${keys.text})` +
-      `${include?.ok ? ` INCLUDE (${include.text})` : ''}${parsed.tail}`
+      `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(name)} ON ${site.target} USING ${r.method} (${r.keys})` +
+      `${r.include !== undefined ? ` INCLUDE (${r.include})` : ''}${r.tail}`
     );
   }
 
@@ -487,36 +485,32 @@ class JobPlanner {
           this.existing++;
           continue;
         }
-        const { name, exists } = this.indexName(site, i.name);
-        const sql = exists ? undefined : this.indexSql(site, i, name, i.unique);
-        if (exists) this.existing++;
-        else if (!sql) continue;
         if (cname && site.partitioned) {
           // ADD CONSTRAINT ... USING INDEX does not exist for partitioned tables: the constraint builds its index.
-          if (!sql) continue;
-          const parsed = parseIndexDef(sql, quoteIdent(name), site.target)!;
+          const r = this.rewrittenIndex(site, i);
+          if (!r) continue;
+          this.indexName(site, cname);
           this.keyJobList.push({
             step: 'key',
             site,
             name: cname,
             sql: [
-              `ALTER TABLE ${site.target} ADD CONSTRAINT ${quoteIdent(cname)} UNIQUE (${parsed.keys})${parsed.include ? ` INCLUDE (${parsed.include})` : ''}${this.deferrable(i)}`,
+              `ALTER TABLE ${site.target} ADD CONSTRAINT ${quoteIdent(cname)} UNIQUE (${r.keys})` +
+                `${r.include !== undefined ? ` INCLUDE (${r.include})` : ''}${this.deferrable(i)}`,
             ],
             bytes: Number(i.bytes),
             count: 'uniqueConstraints',
           });
           continue;
         }
-        if (sql)
-          jobs.push({
-            step: 'index',
-            site,
-            name,
-            sql: [sql],
-            bytes: Number(i.bytes),
-            count: cname ? undefined : 'indexes',
-          });
-        this.indexNames.set(i.oid, name);
+        const { name, exists } = this.indexName(site, i.name);
+        if (exists) this.existing++;
+        else {
+          const sql = this.indexSql(site, i, name, i.unique);
+          if (!sql) continue;
+          const count = cname ? undefined : 'indexes';
+          jobs.push({ step: 'index', site, name, sql: [sql], bytes: Number(i.bytes), count });
+        }
         if (cname) {
           this.keyJobList.push({
             step: 'key',

@@ -1,7 +1,7 @@
 // The whole full load in one process, without Temporal: snapshot → pre-data → segments copied by a
 // bounded pool → post-data → sequences → snapshot released. Used by tests and by the benchmark as the
 // engine-only path; the Temporal workflow calls the same steps one activity at a time.
-import type { Finding, MigrationPlan, SourceCatalog, TablePlan } from '../../mapping/types';
+import type { CatalogTable, Finding, MigrationPlan, SourceCatalog, TablePlan } from '../../mapping/types';
 import type { PgConnInfo } from '../connection';
 import { displayName } from '../ident';
 import {
@@ -12,9 +12,9 @@ import {
   setTableState,
   tableStates,
 } from './control';
-import { type CopySegmentResult, copySegment } from './copy';
+import { type CopySegmentResult, copySegment, copySessions } from './copy';
 import { relKey } from './introspect';
-import { runPool } from './pool';
+import { Sessions, runPool } from './pool';
 import { type PostDataReport, createPostData } from './post-data';
 import { type PreDataReport, createPreData } from './schema';
 import { type Segment, planSegments } from './segments';
@@ -32,6 +32,8 @@ export interface FullLoadLocalOptions {
   /** Segments copied at once (and post-data sessions, unless postDataConcurrency is given). */
   concurrency: number;
   postDataConcurrency?: number;
+  /** ANALYZE the target tables after post-data (see PostDataOptions.analyze); default false. */
+  analyze?: boolean;
   /** Create this logical slot with the snapshot (for CDC afterwards); kept on success, dropped on failure. */
   slotName?: string;
   onEvent?: (e: FullLoadEvent) => void;
@@ -142,6 +144,7 @@ export async function runFullLoadLocal(opts: FullLoadLocalOptions): Promise<Full
       plan: opts.plan,
       catalog: opts.catalog,
       concurrency: opts.postDataConcurrency ?? opts.concurrency,
+      analyze: opts.analyze,
       signal: opts.signal,
       onEvent: (e) => emit(e),
     });
@@ -216,7 +219,27 @@ async function loadTables(
     },
   }));
 
-  const states = await tableStates(opts.target, opts.migration);
+  // Sessions kept open across segments and control updates (a handshake each would dominate small tables).
+  const sessions = copySessions(opts.source, opts.target);
+  try {
+    return await copyTables(opts, snapshot, findings, held, emit, runs, catalog, sessions);
+  } finally {
+    await Promise.all([sessions.source.close(), sessions.target.close()]);
+  }
+}
+
+async function copyTables(
+  opts: FullLoadLocalOptions,
+  snapshot: ExportedSnapshot,
+  findings: Finding[],
+  held: Promise<void>,
+  emit: (e: FullLoadEvent) => void,
+  runs: TableRun[],
+  catalog: Map<string, CatalogTable>,
+  sessions: { source: Sessions; target: Sessions },
+): Promise<TableLoadResult[]> {
+  const { source, target } = sessions;
+  const states = await tableStates(target, opts.migration);
   await runPool(
     runs,
     opts.concurrency,
@@ -232,14 +255,14 @@ async function loadTables(
         filter: filterSql(run.plan.filter),
         snapshot: snapshot.snapshotId,
       };
-      let segments = await recordedSegments(opts.target, opts.migration, run.plan, snapshot.snapshotId);
+      let segments = await recordedSegments(target, opts.migration, run.plan, snapshot.snapshotId);
       if (!segments && state?.snapshot && state.snapshot !== snapshot.snapshotId) {
-        await resetTableLoad(opts.target, opts.migration, run.plan);
+        await resetTableLoad(target, opts.migration, run.plan);
       }
       if (!segments) {
         const cat = catalog.get(relKey(run.plan.source.schema, run.plan.source.name))!;
-        segments = await planSegments(opts.source, snapshot.snapshotId, run.plan, cat);
-        await recordSegments(opts.target, { ...key, segments });
+        segments = await planSegments(source, snapshot.snapshotId, run.plan, cat);
+        await recordSegments(target, { ...key, segments });
       }
       for (const s of segments) {
         if (s.note) findings.push({ severity: 'warning', field: run.name, message: s.note });
@@ -263,15 +286,15 @@ async function loadTables(
     async ({ run, segment }) => {
       if (run.started === undefined) {
         run.started = Date.now();
-        await setTableState(opts.target, opts.migration, run.plan, 'loading', {
+        await setTableState(target, opts.migration, run.plan, 'loading', {
           snapshot: snapshot.snapshotId,
           segments: run.segments.length,
         });
       }
       const r = await copySegment({
         migration: opts.migration,
-        source: opts.source,
-        target: opts.target,
+        source,
+        target,
         snapshotId: snapshot.snapshotId,
         table: run.plan,
         segment,
@@ -293,7 +316,7 @@ async function loadTables(
       }
       if (--run.left === 0) {
         res.seconds = (Date.now() - run.started) / 1000;
-        await tableLoaded(opts, run, snapshot, findings);
+        await tableLoaded(opts, target, run, snapshot, findings);
         emit({
           type: 'table-loaded',
           table: run.name,
@@ -310,12 +333,13 @@ async function loadTables(
 
 async function tableLoaded(
   opts: FullLoadLocalOptions,
+  target: Sessions,
   run: TableRun,
   snapshot: ExportedSnapshot,
   findings: Finding[],
 ): Promise<void> {
   const res = run.result;
-  await setTableState(opts.target, opts.migration, run.plan, 'loaded', {
+  await setTableState(target, opts.migration, run.plan, 'loaded', {
     snapshot: snapshot.snapshotId,
     rows: res.rows,
     bytes: res.bytes,

@@ -195,7 +195,20 @@ export async function createPreData(opts: PreDataOptions): Promise<PreDataReport
     await checkCompatible(c, kept, existing, opts.target);
     const truncate = mode === 'TRUNCATE_BEFORE_LOAD' ? kept : [];
     await c.query('BEGIN');
-    if (truncate.length) await c.query(`TRUNCATE ${truncate.map((t) => t.targetQualified).join(', ')}`);
+    if (truncate.length) {
+      try {
+        await c.query(`TRUNCATE ${truncate.map((t) => t.targetQualified).join(', ')}`);
+      } catch (err) {
+        // 0A000: a table outside the plan has a foreign key to one of them; TRUNCATE would need CASCADE.
+        if ((err as { code?: string }).code !== '0A000') throw err;
+        throw new FerryError(
+          ErrorType.SCHEMA_MISMATCH,
+          `${describeEndpoint(opts.target)}: TRUNCATE_BEFORE_LOAD cannot empty the kept tables: ${(err as Error).message}; ` +
+            `drop that foreign key, add its table to the migration, or use DROP_AND_CREATE`,
+          { cause: err },
+        );
+      }
+    }
     for (const t of kept) await setTableStateOn(c, opts.migration, t.plan, 'created');
     await c.query('COMMIT');
 
@@ -289,7 +302,7 @@ async function readSourceDefs(opts: PreDataOptions, tables: PlannedTable[]): Pro
   }
 }
 
-export async function resolveSourceRelations(
+async function resolveSourceRelations(
   s: Client,
   tables: PlannedTable[],
   conn: PgConnInfo,
@@ -309,12 +322,12 @@ export async function resolveSourceRelations(
   return relations;
 }
 
-export function relationOf(relations: Map<string, Relation>, t: PlannedTable): Relation {
+function relationOf(relations: Map<string, Relation>, t: PlannedTable): Relation {
   return relations.get(relKey(t.plan.source.schema, t.plan.source.name))!;
 }
 
 /** The source column a plan column copies unchanged in type (so its type, default and identity apply). */
-export function sourceColumn(t: PlannedTable, target: string): CatalogColumn | undefined {
+function sourceColumn(t: PlannedTable, target: string): CatalogColumn | undefined {
   const col = t.plan.columns.find((c) => c.target === target);
   if (!col || col.source === undefined) return undefined;
   return t.catalog.columns.find((c) => c.name === col.source);

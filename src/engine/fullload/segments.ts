@@ -55,6 +55,10 @@ export async function planSegments(
   return withSession(source, 'ferry-segments', async (client) => {
     if (snapshotId) await beginSnapshotTransaction(client, snapshotId, connOf(source));
     else await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Boundaries are printed here and parsed again by the copy sessions, which use these settings.
+    await client.query(
+      `SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 3; SET LOCAL TimeZone = 'UTC'`,
+    );
     let segments: Segment[];
     if (method === 'ranges') {
       segments = await rangeSegments(client, table, catalogTable);

@@ -1,7 +1,7 @@
 // The one consistent snapshot of a full load: exported by a session held open for the whole copy
 // (with a logical replication slot, so CDC starts exactly where the load's data ends), and imported by
 // every copy session with SET TRANSACTION SNAPSHOT.
-import { Client } from 'pg';
+import { Client, type ClientConfig } from 'pg';
 import { ErrorType, FerryError } from '../../errors';
 import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint, pgClientConfig } from '../connection';
 import { quoteIdent, quoteLiteral } from '../ident';
@@ -97,7 +97,9 @@ export async function holdSnapshot(conn: PgConnInfo, opts: HoldSnapshotOptions):
 /** A walsender session on the database (logical replication protocol, SQL allowed). */
 async function connectReplication(conn: PgConnInfo): Promise<Client> {
   // connectPg's TLS fallback for sslmode=prefer is not repeated here: with prefer, plain text is used.
-  const client = new Client({ ...pgClientConfig(conn, 'ferry-snapshot'), replication: 'database' } as never);
+  // `replication` is a startup parameter node-postgres passes on; its typings do not list it.
+  const config = { ...pgClientConfig(conn, 'ferry-snapshot'), replication: 'database' } as ClientConfig;
+  const client = new Client(config);
   try {
     await client.connect();
   } catch (err) {
@@ -113,6 +115,9 @@ async function createSlotWithSnapshot(
   conn: PgConnInfo,
   slotName: string,
 ): Promise<ExportedSnapshot> {
+  // A role's idle_session_timeout (14+) would end the idle exporter between copies; older servers do
+  // not know the setting, hence the catch. Sent before the slot: any later command ends the snapshot.
+  await client.query('SET idle_session_timeout = 0').catch(() => undefined);
   try {
     // PostgreSQL 13's syntax (15 accepts it too). Simple query protocol: pg sends it as is.
     const { rows } = await client.query<{
