@@ -6,9 +6,10 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowHandle,
   WorkflowHandleWithFirstExecutionRunId,
+  WorkflowStartOptions,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, Workflow } from '@temporalio/common';
 import { FerryError, ErrorType } from './errors';
 import {
   approveGate,
@@ -96,50 +97,50 @@ export class FerryClient {
     await this.connection?.close();
   }
 
-  /** Start the PoC of a migration; refuses if one is already running for it. */
-  async startPoc(
-    input: PocInput,
-    workflowId = pocWorkflowId(input.migration),
-  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof proofOfConcept>> {
+  /** Start a workflow once per id: a second start while one runs says where to follow the first. */
+  private async startOnce<W extends Workflow>(
+    type: string,
+    what: string,
+    workflowId: string,
+    input: Parameters<W>[0],
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
     try {
-      return await this.client.workflow.start<typeof proofOfConcept>('proofOfConcept', {
+      const options = {
         taskQueue: this.taskQueue,
         workflowId,
         args: [input],
         workflowIdConflictPolicy: 'FAIL',
-      });
+      };
+      return await this.client.workflow.start<W>(type, options as unknown as WorkflowStartOptions<W>);
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         throw new FerryError(
           ErrorType.CONFIG_INVALID,
-          `a PoC for ${input.migration} is already running (workflow ${workflowId}); follow it with \`ferry status ${workflowId}\``,
+          `${what} is already running (workflow ${workflowId}); follow it with \`ferry status ${workflowId}\``,
         );
       }
       throw err;
     }
   }
 
+  /** Start the PoC of a migration; refuses if one is already running for it. */
+  startPoc(input: PocInput, workflowId = pocWorkflowId(input.migration)) {
+    return this.startOnce<typeof proofOfConcept>(
+      'proofOfConcept',
+      `a PoC for ${input.migration}`,
+      workflowId,
+      input,
+    );
+  }
+
   /** Start the full load of a migration; refuses if one is already running for it. */
-  async startFullLoad(
-    input: FullLoadInput,
-    workflowId = fullLoadWorkflowId(input.migration),
-  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof fullLoad>> {
-    try {
-      return await this.client.workflow.start<typeof fullLoad>('fullLoad', {
-        taskQueue: this.taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: 'FAIL',
-      });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new FerryError(
-          ErrorType.CONFIG_INVALID,
-          `a full load of ${input.migration} is already running (workflow ${workflowId}); follow it with \`ferry status ${workflowId}\``,
-        );
-      }
-      throw err;
-    }
+  startFullLoad(input: FullLoadInput, workflowId = fullLoadWorkflowId(input.migration)) {
+    return this.startOnce<typeof fullLoad>(
+      'fullLoad',
+      `a full load of ${input.migration}`,
+      workflowId,
+      input,
+    );
   }
 
   /** Full-load status; from the result (or failure) once the workflow has closed. */

@@ -3,7 +3,6 @@
 // then builds indexes/constraints and syncs sequences. Orchestration only.
 import {
   ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   executeChild,
@@ -15,7 +14,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
 import {
   FullLoadInput,
   FullLoadPhase,
@@ -27,35 +25,15 @@ import {
   tableProgressSignal,
 } from './definitions';
 import { FullLoadState, TABLE_STATES } from './full-load-state';
-import { MIGRATION, PENDING_GATE, PHASE } from './poc';
+import { errorMessage, errorType, MIGRATION, PENDING_GATE, PHASE, retryPolicy } from './common';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const retry = {
-  initialInterval: '2s',
-  backoffCoefficient: 2,
-  maximumInterval: '1m',
-  maximumAttempts: 10,
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-};
+const retry = retryPolicy(10);
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
 const long = (heartbeatTimeout: string) =>
   proxyActivities<Activities>({ startToCloseTimeout: '24 hours', heartbeatTimeout, retry });
-
-function errorMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return errorMessage(err.cause);
-  if (err instanceof Error && err.cause instanceof Error && !(err instanceof ApplicationFailure)) {
-    return errorMessage(err.cause);
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
-function errorType(err: unknown): string | undefined {
-  if (err instanceof ApplicationFailure) return err.type ?? undefined;
-  if (err instanceof Error && err.cause) return errorType(err.cause);
-  return undefined;
-}
 
 /** Order DMS uses: higher load-order first; then largest first so the long pole starts early. */
 export function orderTables(tables: TableRef[]): TableRef[] {

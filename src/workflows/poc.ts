@@ -1,7 +1,6 @@
 // The proof-of-concept workflow: inspect, pg_dump, pg_restore into a scratch database, verify,
 // estimate and plan the fallback, then wait for an approver at gate `poc`. Orchestration only.
 import {
-  ActivityFailure,
   ApplicationFailure,
   condition,
   proxyActivities,
@@ -9,21 +8,14 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { createActivities } from '../activities';
-import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
 import { approveGate, PocInput, PocPhase, PocResult, rejectGate, statusQuery } from './definitions';
 import { PocState } from './poc-state';
+import { errorMessage, errorType, MIGRATION, PENDING_GATE, PHASE, retryPolicy } from './common';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const retry = {
-  initialInterval: '2s',
-  backoffCoefficient: 2,
-  maximumInterval: '1m',
-  maximumAttempts: 5,
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-};
+const retry = retryPolicy(5);
 
 // Quick catalog calls.
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
@@ -31,22 +23,6 @@ const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', re
 // within the heartbeat timeout and the attempt moves to another worker.
 const longActivities = (heartbeatTimeout: string) =>
   proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout, retry });
-
-export const PHASE = defineSearchAttributeKey('FerryPhase', SearchAttributeType.KEYWORD);
-export const MIGRATION = defineSearchAttributeKey('FerryMigration', SearchAttributeType.KEYWORD);
-export const PENDING_GATE = defineSearchAttributeKey('FerryPendingGate', SearchAttributeType.KEYWORD);
-
-function errorMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return errorMessage(err.cause);
-  if (err instanceof Error) return err.message;
-  return String(err);
-}
-
-function errorType(err: unknown): string | undefined {
-  if (err instanceof ActivityFailure && err.cause) return errorType(err.cause);
-  if (err instanceof ApplicationFailure) return err.type ?? undefined;
-  return undefined;
-}
 
 export async function proofOfConcept(input: PocInput): Promise<PocResult> {
   const state = new PocState(input.migration);

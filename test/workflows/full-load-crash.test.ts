@@ -1,25 +1,16 @@
 // Worker processes killed with SIGKILL at three points of a full load (early copy, mid copy, post-data):
 // each restart resumes, and the target ends with exactly the source rows: no duplicate, none missing.
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { FerryClient, fullLoadWorkflowId } from '../../src/client';
 import type { FullLoadStatus } from '../../src/workflows/definitions';
 import { fingerprint } from '../support/compare';
 import { connect, dropDatabase, freshDatabase, testServer } from '../support/pg';
 import { testMigration, TestMigration } from '../support/stack';
 import { temporalEnv } from '../support/temporal';
+import { startWorkerProcess } from '../support/worker-process';
 
-const WORKER = path.resolve(__dirname, '../../src/worker.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function startWorker(m: TestMigration, address: string, taskQueue: string): ChildProcess {
-  const child = spawn(process.execPath, [WORKER, m.configPath, taskQueue], {
-    env: { ...process.env, TEMPORAL_ADDRESS: address, FERRY_HEARTBEAT_MS: '1000' },
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  return child;
-}
 
 describe('full load survives workers killed at three points', function () {
   this.timeout(600_000);
@@ -78,7 +69,7 @@ describe('full load survives workers killed at three points', function () {
     const taskQueue = `fl-crash-${m.name}`;
     const client = FerryClient.fromClient(env.client, taskQueue);
     const id = fullLoadWorkflowId(m.name);
-    let worker = startWorker(m, env.address, taskQueue);
+    let worker = startWorkerProcess(m.configPath, env.address, taskQueue);
     children.push(worker);
     await client.startFullLoad({ migration: m.name, heartbeatTimeout: '5 seconds' });
 
@@ -94,7 +85,7 @@ describe('full load survives workers killed at three points', function () {
       }
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('exit', r));
-      worker = startWorker(m!, env.address, taskQueue);
+      worker = startWorkerProcess(m!.configPath, env.address, taskQueue);
       children.push(worker);
     };
     let seen = 0;

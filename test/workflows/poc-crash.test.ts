@@ -2,23 +2,12 @@
 // new worker after the heartbeat timeout, the retry starts from a fresh scratch database, and the
 // PoC completes with equal counts and checksums.
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { FerryClient, pocWorkflowId } from '../../src/client';
 import { connect, freshDatabase, testServer, dropDatabase } from '../support/pg';
 import { temporalEnv } from '../support/temporal';
+import { startWorkerProcess } from '../support/worker-process';
 import { testMigration, TestMigration } from '../support/stack';
-
-const WORKER = path.resolve(__dirname, '../../src/worker.js');
-
-function startWorker(m: TestMigration, address: string, taskQueue: string): ChildProcess {
-  const child = spawn(process.execPath, [WORKER, m.configPath, taskQueue], {
-    env: { ...process.env, TEMPORAL_ADDRESS: address, FERRY_HEARTBEAT_MS: '1000' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr!.on('data', () => undefined);
-  return child;
-}
 
 describe('PoC survives a worker killed mid pg_restore', function () {
   this.timeout(300_000);
@@ -51,7 +40,7 @@ describe('PoC survives a worker killed mid pg_restore', function () {
     const taskQueue = `poc-crash-${m.name}`;
     const client = FerryClient.fromClient(env.client, taskQueue);
     const id = pocWorkflowId(m.name);
-    const first = startWorker(m, env.address, taskQueue);
+    const first = startWorkerProcess(m.configPath, env.address, taskQueue);
     children.push(first);
     await client.startPoc({ migration: m.name, heartbeatTimeout: '5 seconds' });
 
@@ -67,7 +56,7 @@ describe('PoC survives a worker killed mid pg_restore', function () {
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
 
-    const second = startWorker(m, env.address, taskQueue);
+    const second = startWorkerProcess(m.configPath, env.address, taskQueue);
     children.push(second);
     let st;
     for (let i = 0; ; i++) {
