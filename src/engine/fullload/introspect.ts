@@ -3,6 +3,7 @@
 // Each query covers every table at once; sessions run with an empty search_path (see
 // prepareCatalogSession), so every name the server prints is schema-qualified.
 import type { Client } from 'pg';
+import { qualify } from '../ident';
 
 /** `schema.name` key of a relation, unquoted (for maps; never SQL). */
 export function relKey(schema: string, name: string): string {
@@ -134,16 +135,12 @@ export async function readTypes(c: Client, names: { schema: string; name: string
   return rows;
 }
 
-export interface ColumnSequence {
-  /** Table and column the sequence serves. */
-  relid: string;
-  column: string;
-  /** 'identity': the column's identity sequence; 'default': its DEFAULT calls nextval on it. */
-  kind: 'identity' | 'default';
+/** A sequence's definition and state, as pg_sequence and pg_sequence_last_value give them. */
+export interface SequenceDef {
   seqid: string;
   seqSchema: string;
   seqName: string;
-  /** As regclass prints it, i.e. as it appears in the default's nextval('...'::regclass). */
+  /** As regclass prints it, i.e. as it appears in a default's nextval('...'::regclass). */
   printed: string;
   type: string;
   start: string;
@@ -159,6 +156,16 @@ export interface ColumnSequence {
   lastValue: string | null;
   /** SELECT or USAGE on the sequence: its last value can be read. */
   readable: boolean;
+  /** SELECT on the sequence: readSequenceStates can read last_value and is_called from it. */
+  selectable: boolean;
+}
+
+export interface ColumnSequence extends SequenceDef {
+  /** Table and column the sequence serves. */
+  relid: string;
+  column: string;
+  /** 'identity': the column's identity sequence; 'default': its DEFAULT calls nextval on it. */
+  kind: 'identity' | 'default';
 }
 
 /** Sequences behind the columns of `relids`: identity sequences and sequences their defaults use. */
@@ -187,7 +194,8 @@ export async function readColumnSequences(c: Client, relids: string[]): Promise<
             o.refobjid::int8::text AS "ownerRelid", oa.attname AS "ownerColumn",
             CASE WHEN pg_catalog.has_sequence_privilege(s.oid, 'SELECT,USAGE')
                  THEN pg_catalog.pg_sequence_last_value(s.oid)::text END AS "lastValue",
-            pg_catalog.has_sequence_privilege(s.oid, 'SELECT,USAGE') AS readable
+            pg_catalog.has_sequence_privilege(s.oid, 'SELECT,USAGE') AS readable,
+            pg_catalog.has_sequence_privilege(s.oid, 'SELECT') AS selectable
        FROM uses u
        JOIN pg_catalog.pg_class s ON s.oid = u.seqid
        JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
@@ -199,6 +207,79 @@ export async function readColumnSequences(c: Client, relids: string[]): Promise<
     [relids],
   );
   return rows;
+}
+
+/**
+ * Every sequence of `schemas` that may live on its own: not part of an extension (CREATE EXTENSION
+ * makes those), not an identity sequence (it belongs to its column and is made with it), and not owned
+ * (OWNED BY) by a column of a table outside `relids` or their partitions, since such a sequence is
+ * only that table's and the table is not migrated. Sorted by schema and name. Callers drop the ones a
+ * migrated column uses (readColumnSequences), which go with their column instead.
+ */
+export async function readSchemaSequences(
+  c: Client,
+  schemas: string[],
+  relids: string[],
+): Promise<SequenceDef[]> {
+  if (schemas.length === 0) return [];
+  const { rows } = await c.query<SequenceDef>(
+    `WITH RECURSIVE migrated(oid) AS (
+       SELECT unnest($2::oid[])
+       UNION
+       SELECT i.inhrelid FROM migrated m
+         JOIN pg_catalog.pg_inherits i ON i.inhparent = m.oid
+         JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid AND p.relispartition
+     )
+     SELECT s.oid::int8::text AS seqid, sn.nspname AS "seqSchema", s.relname AS "seqName",
+            s.oid::regclass::text AS printed, pg_catalog.format_type(q.seqtypid, NULL) AS type,
+            q.seqstart::text AS start, q.seqincrement::text AS increment, q.seqmin::text AS min, q.seqmax::text AS max,
+            q.seqcache::text AS cache, q.seqcycle AS cycle,
+            o.refobjid::int8::text AS "ownerRelid", oa.attname AS "ownerColumn",
+            CASE WHEN pg_catalog.has_sequence_privilege(s.oid, 'SELECT,USAGE')
+                 THEN pg_catalog.pg_sequence_last_value(s.oid)::text END AS "lastValue",
+            pg_catalog.has_sequence_privilege(s.oid, 'SELECT,USAGE') AS readable,
+            pg_catalog.has_sequence_privilege(s.oid, 'SELECT') AS selectable
+       FROM pg_catalog.pg_class s
+       JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+       JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid
+       LEFT JOIN pg_catalog.pg_depend o ON o.classid = 'pg_catalog.pg_class'::regclass AND o.objid = s.oid
+                                      AND o.refclassid = 'pg_catalog.pg_class'::regclass AND o.deptype IN ('a', 'i')
+                                      AND o.refobjsubid > 0
+       LEFT JOIN pg_catalog.pg_attribute oa ON oa.attrelid = o.refobjid AND oa.attnum = o.refobjsubid
+      WHERE s.relkind = 'S' AND sn.nspname = ANY ($1::text[])
+        AND (o.objid IS NULL OR (o.deptype = 'a' AND o.refobjid IN (SELECT m.oid FROM migrated m)))
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                         WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = s.oid AND e.deptype = 'e')
+      ORDER BY sn.nspname, s.relname`,
+    [schemas, relids],
+  );
+  return rows;
+}
+
+/**
+ * last_value and is_called of each sequence, by seqid, read from the sequence itself (SELECT on it
+ * needed): pg_sequence_last_value gives NULL whenever is_called is false, which hides a value set by
+ * setval(s, v, false). Sequences are not transactional: this is their state now, whatever the snapshot.
+ */
+export async function readSequenceStates(
+  c: Client,
+  seqs: Pick<SequenceDef, 'seqid' | 'seqSchema' | 'seqName'>[],
+): Promise<Map<string, { lastValue: string; isCalled: boolean }>> {
+  const out = new Map<string, { lastValue: string; isCalled: boolean }>();
+  // A few hundred per statement: one round trip each, and no statement too long to plan quickly.
+  for (let i = 0; i < seqs.length; i += 200) {
+    const chunk = seqs.slice(i, i + 200);
+    const { rows } = await c.query<{ i: number; v: string; called: boolean }>(
+      chunk
+        .map(
+          (s, j) =>
+            `SELECT ${j} AS i, last_value::text AS v, is_called AS called FROM ${qualify(s.seqSchema, s.seqName)}`,
+        )
+        .join(' UNION ALL '),
+    );
+    for (const r of rows) out.set(chunk[r.i].seqid, { lastValue: r.v, isCalled: r.called });
+  }
+  return out;
 }
 
 /** Non-default column collations, by relid then column: `COLLATE x` clauses. */

@@ -22,15 +22,18 @@ import {
   type ColumnSequence,
   type Partitioning,
   type Relation,
+  type SequenceDef,
   type TypeDef,
   readCollations,
   readColumnSequences,
   readGeneratedDeps,
   readPartitioning,
+  readSchemaSequences,
   readTypes,
   relKey,
   resolveRelations,
 } from './introspect';
+import { type StandaloneSequence, placeStandaloneSequences, sequenceSchemas } from './sequences';
 import { beginSnapshotTransaction } from './snapshot';
 
 export interface PreDataOptions {
@@ -62,7 +65,10 @@ export interface PreDataReport {
   schemas: string[];
   extensions: string[];
   types: string[];
+  /** Sequences created (those of created tables' columns, and standalone ones). */
   sequences: string[];
+  /** Of those, standalone sequences: no migrated column uses them. */
+  standaloneSequences: number;
   tables: PreparedTable[];
   /** Column defaults set (sequence defaults included). */
   defaults: number;
@@ -120,7 +126,9 @@ const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
  * Create what the data needs on the target, idempotently. Order: schemas; extensions owning a used
  * type; user types (enum, domain, composite, range) used by copied columns, with the same names in
  * their source schema, in dependency order (an existing enum gains missing labels); tables dropped for
- * DROP_AND_CREATE; sequences the columns' defaults use (in the table's target schema); kept tables
+ * DROP_AND_CREATE; sequences the columns' defaults use (in the table's target schema), and the
+ * standalone sequences of the plan's schemas, which no migrated column uses but the application may
+ * call (see placeStandaloneSequences; they keep their names, in the schema's target schema); kept tables
  * truncated (TRUNCATE_BEFORE_LOAD) or checked (DO_NOTHING: columns must match the plan, else
  * SCHEMA_MISMATCH listing every problem); tables created; OWNED BY.
  *
@@ -143,6 +151,12 @@ export async function createPreData(opts: PreDataOptions): Promise<PreDataReport
   await ensureControlTables(opts.target);
   const findings: Finding[] = [];
   const source = await readSourceDefs(opts, tables);
+  const standalone = placeStandaloneSequences(
+    opts.plan,
+    source.schemaSequences,
+    usedSequences(tables, source),
+    findings,
+  );
 
   const c = await connectPg(opts.target, 'ferry-pre-data');
   try {
@@ -152,6 +166,7 @@ export async function createPreData(opts: PreDataOptions): Promise<PreDataReport
       extensions: [],
       types: [],
       sequences: [],
+      standaloneSequences: 0,
       tables: [],
       defaults: 0,
       findings,
@@ -169,6 +184,7 @@ export async function createPreData(opts: PreDataOptions): Promise<PreDataReport
     report.schemas = await createSchemas(c, [
       ...tables.map((t) => t.plan.target.schema),
       ...source.types.filter((t) => !t.extension && !t.isArray).map((t) => t.schema),
+      ...standalone.map((p) => p.schema),
     ]);
     report.extensions = await createExtensions(c, source.types);
     report.types = await createTypes(c, source.types, findings);
@@ -188,9 +204,14 @@ export async function createPreData(opts: PreDataOptions): Promise<PreDataReport
     const kept = tables.filter((t) => !resumed.has(t) && existing.has(t.targetQualified));
     const keptSet = new Set(kept);
     const toCreate = tables.filter((t) => !resumed.has(t) && !keptSet.has(t));
-    // Sequences only for tables created here: a kept table keeps its own defaults and sequences.
-    const sequences = placeSequences(toCreate, source);
-    report.sequences = await createSequences(c, sequences);
+    // Column sequences only for tables created here: a kept table keeps its own defaults and sequences.
+    // Standalone ones always (if missing): nothing on the target would make them.
+    const sequences = placeSequences(toCreate, source, standalone);
+    for (const p of standalone) sequences.set(p.source.seqid, p);
+    const created = await createSequences(c, sequences);
+    const alone = new Set<PlacedSequence>(standalone);
+    report.sequences = created.map((p) => displayName(p.schema, p.name));
+    report.standaloneSequences = created.filter((p) => alone.has(p)).length;
 
     await checkCompatible(c, kept, existing, opts.target);
     const truncate = mode === 'TRUNCATE_BEFORE_LOAD' ? kept : [];
@@ -268,6 +289,8 @@ interface SourceDefs {
   relations: Map<string, Relation>;
   types: TypeDef[];
   sequences: ColumnSequence[];
+  /** Sequences of the plan's schemas that may be standalone (readSchemaSequences). */
+  schemaSequences: SequenceDef[];
   collations: Map<string, Map<string, string>>;
   generated: Map<string, Map<string, string[]>>;
   partitioning: Map<string, Partitioning>;
@@ -289,6 +312,7 @@ async function readSourceDefs(opts: PreDataOptions, tables: PlannedTable[]): Pro
       relations,
       types: await readTypes(s, neededTypes(tables)),
       sequences: await readColumnSequences(s, relids),
+      schemaSequences: await readSchemaSequences(s, [...sequenceSchemas(opts.plan).keys()], relids),
       collations: await readCollations(s, relids),
       generated: await readGeneratedDeps(s, relids),
       partitioning: await readPartitioning(s, partitioned),
@@ -535,17 +559,42 @@ function typeDdl(t: TypeDef, q: string, findings: Finding[]): string | undefined
   }
 }
 
-/** Where each default's sequence goes on the target: the schema of the first table using it, its own name. */
+/**
+ * Where a sequence goes on the target: a default's, in the schema of the first table using it under its
+ * own name (or a suffixed one); a standalone one, as placeStandaloneSequences says.
+ */
 export interface PlacedSequence {
-  source: ColumnSequence;
+  source: SequenceDef;
   schema: string;
   name: string;
   qualified: string;
 }
 
-function placeSequences(tables: PlannedTable[], defs: SourceDefs): Map<string, PlacedSequence> {
+/** Sequences (seqid) a migrated column uses: they go with the column, never as standalone ones. */
+function usedSequences(tables: PlannedTable[], defs: SourceDefs): Set<string> {
+  const used = new Set<string>();
+  for (const t of tables) {
+    // As syncSequences matches them, which skips views.
+    if (t.plan.source.kind === 'view') continue;
+    const rel = relationOf(defs.relations, t);
+    for (const s of defs.sequences) {
+      if (s.relid === rel.oid && t.plan.columns.some((c) => c.source === s.column)) used.add(s.seqid);
+    }
+  }
+  return used;
+}
+
+/**
+ * Column sequences' target names. Standalone sequences' names are reserved first: the application calls
+ * those by name, while a column sequence is reached through its rewritten default and may take a suffix.
+ */
+function placeSequences(
+  tables: PlannedTable[],
+  defs: SourceDefs,
+  standalone: StandaloneSequence[],
+): Map<string, PlacedSequence> {
   const placed = new Map<string, PlacedSequence>();
-  const taken = new Set<string>();
+  const taken = new Set(standalone.map((p) => relKey(p.schema, p.name)));
   for (const t of tables) {
     const rel = relationOf(defs.relations, t);
     for (const s of defs.sequences) {
@@ -567,15 +616,15 @@ function placeSequences(tables: PlannedTable[], defs: SourceDefs): Map<string, P
   return placed;
 }
 
-function sequenceOptions(s: ColumnSequence): string {
+function sequenceOptions(s: SequenceDef): string {
   return (
     `INCREMENT BY ${s.increment} MINVALUE ${s.min} MAXVALUE ${s.max} START WITH ${s.start} CACHE ${s.cache}` +
     (s.cycle ? ' CYCLE' : ' NO CYCLE')
   );
 }
 
-async function createSequences(c: Client, placed: Map<string, PlacedSequence>): Promise<string[]> {
-  const created: string[] = [];
+async function createSequences(c: Client, placed: Map<string, PlacedSequence>): Promise<PlacedSequence[]> {
+  const created: PlacedSequence[] = [];
   for (const p of placed.values()) {
     const { rowCount } = await c.query(`SELECT 1 FROM pg_catalog.pg_class WHERE oid = to_regclass($1)`, [
       p.qualified,
@@ -584,7 +633,7 @@ async function createSequences(c: Client, placed: Map<string, PlacedSequence>): 
     await c.query(
       `CREATE SEQUENCE IF NOT EXISTS ${p.qualified} AS ${p.source.type} ${sequenceOptions(p.source)}`,
     );
-    created.push(displayName(p.schema, p.name));
+    created.push(p);
   }
   return created;
 }
@@ -771,7 +820,7 @@ function partitionPlan(
   return { key: `${key.strategy} (${rewritten.text})`, children: p.children };
 }
 
-/** OWNED BY for placed sequences whose owning column is migrated. */
+/** OWNED BY for placed sequences (standalone ones too) whose owning column is migrated. */
 async function setOwners(
   c: Client,
   tables: PlannedTable[],
@@ -783,7 +832,8 @@ async function setOwners(
     if (!s.ownerRelid || !s.ownerColumn) continue;
     const owner = tables.find((t) => relationOf(defs.relations, t).oid === s.ownerRelid);
     const column = owner?.renames.get(s.ownerColumn);
-    if (!owner || !column) continue;
+    // OWNED BY needs the table in the sequence's schema; a standalone sequence may sit elsewhere.
+    if (!owner || !column || owner.plan.target.schema !== p.schema) continue;
     await c.query(`ALTER SEQUENCE ${p.qualified} OWNED BY ${owner.targetQualified}.${quoteIdent(column)}`);
   }
 }
