@@ -39,8 +39,8 @@ describe('full load survives workers killed at three points', function () {
       INSERT INTO nokey SELECT i % 10, 'dup' FROM generate_series(1, 5000) i;
       ANALYZE;`);
     await c.end();
-    // Ten DMS range segments on the big table so the load has many points to die at.
-    const boundaries = Array.from({ length: 9 }, (_, i) => [String((i + 1) * 200_000)]);
+    // Twenty DMS range segments, copied one at a time, on the big table so the load has many points to die at.
+    const boundaries = Array.from({ length: 19 }, (_, i) => [String((i + 1) * 100_000)]);
     m = await testMigration({
       label: 'fl-crash',
       sourceDb,
@@ -62,7 +62,7 @@ describe('full load survives workers killed at three points', function () {
           },
         ],
       },
-      taskSettings: { FullLoadSettings: { MaxFullLoadSubTasks: 2 } },
+      taskSettings: { FullLoadSettings: { MaxFullLoadSubTasks: 1 } },
     });
 
     const env = await temporalEnv();
@@ -93,7 +93,7 @@ describe('full load survives workers killed at three points', function () {
       'early copy',
       (s) => s.phase === 'loading' && s.totals.segmentsDone >= 1 && ((seen = s.totals.segmentsDone), true),
     );
-    await killWhen('mid copy', (s) => s.phase === 'loading' && s.totals.segmentsDone >= seen + 2);
+    await killWhen('mid copy', (s) => s.phase === 'loading' && s.totals.segmentsDone >= seen + 1);
     await killWhen('post-data', (s) => s.phase === 'post-data');
 
     const final = (await client.handle(id).result()) as FullLoadStatus;
