@@ -16,6 +16,7 @@ import {
   planSegments,
   recordedSegments,
   recordSegments,
+  segmentRows,
   setTableState,
   syncSequences as engineSyncSequences,
   filterSql,
@@ -276,6 +277,19 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
               onProgress: (p) => (progress = p),
             }),
         );
+        if (r.skipped) {
+          // Done by an earlier attempt or run: report what that copy recorded, not zero.
+          const done = (await segmentRows(targetConn, m.name, table)).find(
+            (x) => x.segment === input.segment,
+          );
+          return {
+            rows: Number(done?.rows ?? 0),
+            bytes: Number(done?.bytes ?? 0),
+            seconds: r.seconds,
+            truncated: Object.values(done?.truncated ?? {}).reduce((a, b) => a + b, 0),
+            skipped: true,
+          };
+        }
         return {
           rows: r.rows,
           bytes: r.bytes,

@@ -1,12 +1,13 @@
 // `npm run demo`: the embedded stack, a worker in this process, the PoC of the sample database,
 // an automatic approval (after printing what a real approver would type), the summary and UI link.
-import { FerryClient, pocWorkflowId } from '../client';
+import { FerryClient, fullLoadWorkflowId, pocWorkflowId } from '../client';
 import { loadConfig } from '../config';
 import * as stack from '../dev/stack';
 import { FerryError } from '../errors';
 import { createWorker, installRuntime } from '../worker';
 import { follow } from './index';
-import { renderStatus } from './format';
+import { renderFullLoad, renderStatus } from './format';
+import type { FullLoadStatus } from '../workflows/definitions';
 
 export interface DemoOptions {
   scale?: number;
@@ -20,6 +21,7 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
   // With --json, stdout carries only the final JSON line; narration goes to stderr.
   const say = o.json ? o.err : o.out;
   const t0 = Date.now();
+  let loadSeconds = 0;
   say(
     'ferry demo: starting the embedded stack (Temporal dev server, PostgreSQL 13 source, PostgreSQL 15 target)',
   );
@@ -57,7 +59,33 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
       say(`approved by ${rec.by} at ${rec.at}`);
     }
     const res = await client.result(workflowId);
-    const ok = res.outcome === 'approved' && !!res.status.verify?.ok;
+    let ok = res.outcome === 'approved' && !!res.status.verify?.ok;
+
+    // The PoC approved, the full load moves the database with Ferry's own engine.
+    let load: FullLoadStatus | undefined;
+    if (ok) {
+      const loadId = fullLoadWorkflowId(stack.DEMO_MIGRATION);
+      say(
+        `full load: starting workflow ${loadId} (${info.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${loadId})`,
+      );
+      const t1 = Date.now();
+      await client.startFullLoad({ migration: stack.DEMO_MIGRATION });
+      let last = '';
+      for (;;) {
+        const desc = await client.describe(loadId);
+        const st = await client.fullLoadStatus(loadId).catch(() => undefined);
+        const line = st
+          ? `  ${st.phase}: ${st.totals.completed}/${st.totals.tables} tables, ${st.totals.rows} rows`
+          : '';
+        if (line && line !== last) say(line);
+        last = line;
+        if (desc.status.name !== 'RUNNING') break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      load = await client.fullLoadStatus(loadId);
+      loadSeconds = (Date.now() - t1) / 1000;
+      ok = load.phase === 'completed';
+    }
     if (o.json) {
       const timings = Object.fromEntries(res.status.steps.map((s) => [s.name, s.seconds ?? null]));
       o.out(
@@ -74,12 +102,22 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
           timings,
           estimate: res.status.estimate,
           fallbackPlanFile: res.status.fallbackPlanFile,
+          fullLoad: load && {
+            phase: load.phase,
+            tables: load.totals.tables,
+            rows: load.totals.rows,
+            bytes: load.totals.bytes,
+            seconds: loadSeconds,
+            postData: load.postData,
+            error: load.error,
+          },
           uiUrl: url,
           totalSeconds: (Date.now() - t0) / 1000,
         }),
       );
     } else {
       o.out(renderStatus(workflowId, res.status));
+      if (load) o.out(renderFullLoad(fullLoadWorkflowId(stack.DEMO_MIGRATION), load, 10));
       o.out(`see it in the Temporal Web UI: ${url}`);
       o.out('the stack keeps running; stop it with `npx ferry dev down`');
     }

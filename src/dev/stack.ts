@@ -227,11 +227,19 @@ async function writeConfig(
         engine: 'native',
         migrationType: 'full-load',
         approvers: [DEMO_APPROVER, 'dba@example.com'],
+        taskSettings: 'task-settings.json',
         poc: { sizeCapMb: 256, compression: 6, jobs: 4 },
         fallback: { contacts: [{ name: 'DBA on call', email: 'dba@example.com' }] },
       },
     ],
   };
+  // DMS task settings, as AWS DMS takes them: whole LOBs (the sample has 1 MB+ bytea and 64 KB+ text,
+  // which DMS's default limited LOB mode would truncate at 32 KB), four parallel copies.
+  const settings = {
+    TargetMetadata: { FullLobMode: true, LimitedSizeLobMode: false },
+    FullLoadSettings: { TargetTablePrepMode: 'DO_NOTHING', MaxFullLoadSubTasks: 4 },
+  };
+  await fs.writeFile(path.join(p.dev, 'task-settings.json'), JSON.stringify(settings, null, 2) + '\n');
   const text =
     '# Written by `ferry dev up` for the embedded stack. Passwords are file: references (mode 0600).\n' +
     YAML.stringify(doc);
