@@ -159,12 +159,21 @@ export function buildProgram(): Command {
     .description('run a worker: all workflows and activities on the task queue')
     .option('--config <file>', 'ferry.yaml')
     .option('--task-queue <name>', 'overrides temporal.taskQueue')
-    .action(async (o: { config?: string; taskQueue?: string }) => {
+    .option(
+      '--max-activities <n>',
+      'activities this worker runs at once (the "instance class"; default 16)',
+      positiveInt('--max-activities'),
+    )
+    .action(async (o: { config?: string; taskQueue?: string; maxActivities?: number }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- the worker's native runtime loads only for this command
       const { runWorker } = require('../worker') as typeof import('../worker');
       const configPath = resolveConfigPath(o.config);
       err(`ferry worker: config ${configPath}`);
-      await runWorker({ configPath, taskQueue: o.taskQueue });
+      await runWorker({
+        configPath,
+        taskQueue: o.taskQueue,
+        maxConcurrentActivityTaskExecutions: o.maxActivities,
+      });
     });
 
   program

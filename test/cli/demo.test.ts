@@ -37,6 +37,10 @@ describe('ferry demo and ferry dev (CLI, fresh FERRY_HOME)', function () {
       last.uiUrl,
       /^http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/poc-shop-to-aurora$/,
     );
+    // Then the full load of the whole sample database with Ferry's engine.
+    assert.equal(last.fullLoad.phase, 'completed');
+    assert.ok(last.fullLoad.tables >= 15 && last.fullLoad.rows > 50_000, JSON.stringify(last.fullLoad));
+    assert.ok(last.fullLoad.postData.indexes > 0 && last.fullLoad.postData.sequences > 0);
     for (const step of ['inspect', 'dump', 'restore', 'verify', 'plan', 'approval']) {
       assert.equal(typeof last.timings[step], 'number', `timing of ${step}`);
     }
@@ -56,11 +60,15 @@ describe('ferry demo and ferry dev (CLI, fresh FERRY_HOME)', function () {
     const { stdout } = await ferry('demo', '--json');
     const last = JSON.parse(stdout.trim().split('\n').at(-1)!);
     assert.equal(last.ok, true);
+    // Already loaded: the rerun resumes, every segment done, the same rows reported.
+    assert.equal(last.fullLoad.phase, 'completed');
+    assert.ok(last.fullLoad.rows > 50_000);
   });
 
   it('lists the workflows and shows the status of the last one', async () => {
     const list = JSON.parse((await ferry('list', '--json')).stdout.trim().split('\n').at(-1)!);
     assert.ok(list.filter((w: { workflowId: string }) => w.workflowId === 'poc-shop-to-aurora').length >= 2);
+    assert.ok(list.some((w: { workflowId: string }) => w.workflowId === 'full-load-shop-to-aurora'));
     const st = JSON.parse((await ferry('status', 'poc-shop-to-aurora', '--json')).stdout);
     assert.equal(st.phase, 'approved');
     assert.equal(st.execution, 'COMPLETED');

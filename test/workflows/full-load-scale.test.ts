@@ -3,6 +3,7 @@
 // (10,240-event warning, 51,200 hard limit per execution).
 import assert from 'node:assert/strict';
 import { Worker } from '@temporalio/worker';
+import { WORKER_TUNING } from '../../src/worker';
 import { createActivities } from '../../src/activities';
 import { FerryClient, fullLoadWorkflowId } from '../../src/client';
 import type { FullLoadStatus } from '../../src/workflows/definitions';
@@ -36,6 +37,7 @@ describe('full load of many tables stays within history limits', function () {
     const env = await temporalEnv();
     const taskQueue = `fl-scale-${m.name}`;
     const worker = await Worker.create({
+      ...WORKER_TUNING,
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(),

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
+import { WORKER_TUNING } from '../../src/worker';
 import { createActivities } from '../../src/activities';
 import { FerryClient, fullLoadWorkflowId } from '../../src/client';
 import type { FullLoadStatus } from '../../src/workflows/definitions';
@@ -110,6 +111,7 @@ describe('full-load workflow (real activities, PostgreSQL 13 -> 15)', function (
     const env = await temporalEnv();
     const taskQueue = `full-load-${m.name}`;
     const worker = await Worker.create({
+      ...WORKER_TUNING,
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(),

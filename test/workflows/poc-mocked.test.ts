@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
+import { WORKER_TUNING } from '../../src/worker';
 import type { Activities as AllActivities } from '../../src/activities';
 
 /** The PoC's activities: the ones these stubs stand in for. */
@@ -104,6 +105,7 @@ describe('PoC workflow (stubbed activities, real dev server)', function () {
     const env = await temporalEnv();
     const taskQueue = `test-${randomUUID()}`;
     const worker = await Worker.create({
+      ...WORKER_TUNING,
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(),

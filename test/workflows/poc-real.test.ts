@@ -7,6 +7,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { WORKER_TUNING } from '../../src/worker';
 import { createActivities } from '../../src/activities';
 import { FerryClient, pocWorkflowId } from '../../src/client';
 import { scratchDatabaseName } from '../../src/engine/poc';
@@ -37,6 +38,7 @@ describe('PoC workflow (real activities, PostgreSQL 13 -> 15)', function () {
     const env = await temporalEnv();
     const taskQueue = `poc-real-${m.name}`;
     const worker = await Worker.create({
+      ...WORKER_TUNING,
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(),
