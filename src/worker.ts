@@ -8,6 +8,8 @@ import {
   Worker,
   WorkerOptions,
 } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { createActivities } from './activities';
 import { loadConfig } from './config';
 
@@ -68,6 +70,16 @@ function scrub(meta: Record<string, unknown> | undefined): Record<string, unknow
   return out;
 }
 
+/** The bundle `npm run build` wrote (dist/workflow-bundle.js), else bundle the workflows now. */
+function workflowSource(
+  given: WorkerOptions['workflowBundle'],
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (given) return { workflowBundle: given };
+  const prebuilt = path.resolve(__dirname, '..', 'workflow-bundle.js');
+  if (existsSync(prebuilt)) return { workflowBundle: { codePath: prebuilt } };
+  return { workflowsPath: require.resolve('./workflows') };
+}
+
 export async function createWorker(
   opts: WorkerRunOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
@@ -79,9 +91,7 @@ export async function createWorker(
     connection,
     namespace: opts.namespace ?? process.env.TEMPORAL_NAMESPACE ?? cfg.temporal.namespace,
     taskQueue: opts.taskQueue ?? cfg.temporal.taskQueue,
-    ...(opts.workflowBundle
-      ? { workflowBundle: opts.workflowBundle }
-      : { workflowsPath: require.resolve('./workflows') }),
+    ...workflowSource(opts.workflowBundle),
     activities: createActivities({ configPath: opts.configPath, heartbeatMs: opts.heartbeatMs }),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 16,
