@@ -23,7 +23,14 @@ import {
 } from '../engine/fullload';
 import { displayName } from '../engine/ident';
 import { checkPrivileges } from '../engine/privileges';
-import { currentSnapshot, loadPlan, publishSnapshot, retractSnapshot, savePlan } from '../engine/plan-store';
+import {
+  currentSnapshot,
+  loadPlan,
+  publishSnapshot,
+  retractSnapshot,
+  savePlan,
+  snapshotGenerations,
+} from '../engine/plan-store';
 import { ErrorType, FerryError } from '../errors';
 import { compilePlan, loadMappingFiles } from '../mapping';
 import type { Finding, MigrationPlan, TablePlan } from '../mapping/types';
@@ -327,6 +334,14 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           constraints: r.constraints,
           findings: r.findings.filter((f) => f.severity !== 'info').map(findingText),
         };
+      });
+    },
+
+    /** Snapshots exported for the load: more than one means segments read different points in time. */
+    async snapshotCount(input: { migration: string; planId: string }): Promise<{ snapshots: number }> {
+      return wrap(async () => {
+        const { m, targetConn } = await endpoints(input.migration);
+        return { snapshots: await snapshotGenerations(targetConn, m.name, input.planId) };
       });
     },
 

@@ -159,3 +159,18 @@ export async function currentSnapshot(
     generation: row.generation,
   };
 }
+
+/** How many snapshots were exported for this load (more than one: the holder restarted). */
+export async function snapshotGenerations(
+  target: PgConnInfo,
+  migration: string,
+  id: string,
+): Promise<number> {
+  const r = await withTarget(target, (c) =>
+    c.query<{ generation: number }>(
+      'SELECT generation FROM ferry.snapshots WHERE migration = $1 AND plan_id = $2',
+      [migration, id],
+    ),
+  );
+  return r.rows[0]?.generation ?? 0;
+}

@@ -143,6 +143,14 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
         );
       }
     }
+    const { snapshots } = await quick.snapshotCount({ migration: input.migration, planId: prep.planId });
+    if (snapshots > 1) {
+      state.addFinding(
+        `warning: the snapshot holder restarted (${snapshots} snapshots): segments copied after a restart read ` +
+          'a later point in time than those before, so a source written to during the load is not copied as of ' +
+          'one instant; rerun the load on a quiet source, or use full-load-and-cdc, whose catch-up converges',
+      );
+    }
     holderScope.cancel();
     await holder.catch((e) => {
       if (!isCancellation(e)) state.addFinding(`snapshot holder ended with: ${errorMessage(e)}`);

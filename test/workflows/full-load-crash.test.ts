@@ -99,6 +99,11 @@ describe('full load survives workers killed at three points', function () {
     const final = (await client.handle(id).result()) as FullLoadStatus;
     assert.equal(final.phase, 'completed');
     assert.equal(final.totals.completed, final.totals.tables);
+    // The kills took the snapshot holder down too: the status says the load spans several snapshots.
+    assert.ok(
+      final.findings.some((f) => /snapshot holder restarted/.test(f)),
+      final.findings.join('\n'),
+    );
 
     const s = await connect(m.source, m.sourceDb);
     const t = await connect(m.target, m.targetDb);
