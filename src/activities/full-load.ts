@@ -157,7 +157,8 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         try {
           await engineHoldSnapshot(sourceConn, {
             signal: ctx.cancellationSignal,
-            keepaliveMs: Math.min(hbMs, 10_000),
+            // Short: the keepalive heartbeat is how the holder hears it is cancelled.
+            keepaliveMs: Math.min(hbMs, 1_000),
             onKeepalive: () => ctx.heartbeat(),
             onReady: (s) => {
               published = publishSnapshot(targetConn, input.migration, input.planId, s, holder);

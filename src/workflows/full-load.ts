@@ -151,8 +151,10 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
           'one instant; rerun the load on a quiet source, or use full-load-and-cdc, whose catch-up converges',
       );
     }
+    // Every segment is in: release the snapshot, and build indexes meanwhile (post-data does not
+    // read it). The holder notices on its next heartbeat; it is awaited before the workflow ends.
     holderScope.cancel();
-    await holder.catch((e) => {
+    const released = holder.catch((e) => {
       if (!isCancellation(e)) state.addFinding(`snapshot holder ended with: ${errorMessage(e)}`);
     });
 
@@ -171,6 +173,7 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
       `AWS DMS creates neither secondary indexes nor sequences; Ferry created ${post.indexes} indexes, ` +
         `${post.constraints} constraints and set ${seq.sequences} sequences`,
     );
+    await released;
     phase('completed');
     return state.status;
   } catch (err) {
