@@ -247,14 +247,6 @@ export async function loadTables(input: LoadTablesInput): Promise<TableStats[]> 
           });
           s.segments = planned.segments;
           remaining.set(task.table.key, planned.segments);
-          // Segments go to the front: a started table finishes before new ones begin.
-          queue.unshift(
-            ...Array.from({ length: planned.segments }, (_, i) => ({
-              kind: 'copy' as const,
-              table: task.table,
-              segment: i,
-            })),
-          );
           if (planned.segments === 0) await finishTable(task.table.key);
         } else {
           const r = await acts.copySegment({
@@ -276,6 +268,15 @@ export async function loadTables(input: LoadTablesInput): Promise<TableStats[]> 
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, input.concurrency) }, () => lane()));
+  const lanes = () => Promise.all(Array.from({ length: Math.max(1, input.concurrency) }, () => lane()));
+  // Plan every table of the batch first, then copy segments largest table first: the big table's
+  // segments start together instead of waiting behind small tables' plans and copies.
+  await lanes();
+  for (const table of input.tables) {
+    for (let segment = 0; segment < (remaining.get(table.key) ?? 0); segment++) {
+      queue.push({ kind: 'copy', table, segment });
+    }
+  }
+  await lanes();
   return [...stats.values()];
 }
