@@ -15,17 +15,17 @@ import {
 } from '../../src/engine/fullload';
 import { FerryError } from '../../src/errors';
 import type { MigrationPlan, SourceCatalog, TablePlan } from '../../src/mapping/types';
-import { type TestServer, connect, dropDatabase, freshDatabase, testServer } from '../support/pg';
+import { dropDatabase } from '../support/pg';
 import {
   Leftovers,
   STABLE_TEXT,
   assertSameRows,
   catalogTable,
-  connInfo,
   fingerprint,
   identityPlan,
   settings,
   tablePlan,
+  openPair,
 } from './fixtures/fullload';
 
 const ODD = `
@@ -104,8 +104,6 @@ ANALYZE;
 
 describe('engine/fullload: copy, schema and plans on PostgreSQL 13 → 15', function () {
   this.timeout(300_000);
-  let pg13: TestServer;
-  let pg15: TestServer;
   let source: PgConnInfo;
   let target: PgConnInfo;
   let src: Client;
@@ -114,16 +112,7 @@ describe('engine/fullload: copy, schema and plans on PostgreSQL 13 → 15', func
   const left = new Leftovers();
 
   before(async () => {
-    [pg13, pg15] = await Promise.all([testServer(13), testServer(15)]);
-    const [s, t] = await Promise.all([
-      freshDatabase(pg13, 'fullload_copy'),
-      freshDatabase(pg15, 'fullload_copy'),
-    ]);
-    left.databases.push({ server: pg13, name: s }, { server: pg15, name: t });
-    source = connInfo(pg13, s, 'onsite');
-    target = connInfo(pg15, t, 'aurora');
-    src = await connect(pg13, s);
-    dst = await connect(pg15, t);
+    ({ source, target, src, dst } = await openPair('fullload_copy', left));
     await src.query(ODD);
     await src.query(SHOP);
     catalog = await readSourceCatalog(source);

@@ -7,8 +7,8 @@ import type { PgConnInfo } from '../../src/engine/connection';
 import { type FullLoadReport, dropSlot, runFullLoadLocal, segmentRows } from '../../src/engine/fullload';
 import { seedSampleDatabase } from '../../src/dev/seed';
 import type { MigrationPlan, SourceCatalog } from '../../src/mapping/types';
-import { type TestServer, connect, dropDatabase, freshDatabase, testServer } from '../support/pg';
-import { Leftovers, assertSameRows, catalogTable, connInfo, identityPlan } from './fixtures/fullload';
+import { type TestServer, dropDatabase } from '../support/pg';
+import { Leftovers, openPair, assertSameRows, catalogTable, identityPlan } from './fixtures/fullload';
 
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'ferry') AND n.nspname NOT LIKE 'pg\\_%'`;
 
@@ -50,7 +50,6 @@ async function triggers(c: Client): Promise<string[]> {
 describe('engine/fullload: the sample database, PostgreSQL 13 → 15', function () {
   this.timeout(300_000);
   let pg13: TestServer;
-  let pg15: TestServer;
   let source: PgConnInfo;
   let target: PgConnInfo;
   let src: Client;
@@ -62,17 +61,8 @@ describe('engine/fullload: the sample database, PostgreSQL 13 → 15', function 
   const left = new Leftovers();
 
   before(async () => {
-    [pg13, pg15] = await Promise.all([testServer(13), testServer(15)]);
-    const [s, t] = await Promise.all([
-      freshDatabase(pg13, 'fullload_sample'),
-      freshDatabase(pg15, 'fullload_sample'),
-    ]);
-    left.databases.push({ server: pg13, name: s }, { server: pg15, name: t });
-    left.slots.push({ server: pg13, database: s, name: slot });
-    source = connInfo(pg13, s, 'onsite');
-    target = connInfo(pg15, t, 'aurora');
-    src = await connect(pg13, s);
-    dst = await connect(pg15, t);
+    ({ pg13, source, target, src, dst } = await openPair('fullload_sample', left));
+    left.slots.push({ server: pg13, database: source.database, name: slot });
     await seedSampleDatabase(src, { scale: 1 });
     catalog = await readSourceCatalog(source);
     // The larger tables in pk ranges, the key-less log in ctid ranges (one segment on 13), payments by partition.

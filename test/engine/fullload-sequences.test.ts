@@ -10,8 +10,8 @@ import type { SequenceDef } from '../../src/engine/fullload/introspect';
 import { placeStandaloneSequences, sequenceSchemas } from '../../src/engine/fullload/sequences';
 import { compilePlan, defaultEngineSettings, parseTableMapping } from '../../src/mapping';
 import type { CatalogTable, Finding, MigrationPlan, SourceCatalog } from '../../src/mapping/types';
-import { type TestServer, connect, dropDatabase, freshDatabase, testServer } from '../support/pg';
-import { Leftovers, connInfo, settings, tablePlan } from './fixtures/fullload';
+import { type TestServer, connect, dropDatabase } from '../support/pg';
+import { Leftovers, openPair, settings, tablePlan } from './fixtures/fullload';
 
 const SOURCE = `
 CREATE SCHEMA mixed;
@@ -94,7 +94,6 @@ async function nextval(server: TestServer, database: string, seq: string): Promi
 
 describe('engine/fullload: standalone sequences on PostgreSQL 13 → 15', function () {
   this.timeout(300_000);
-  let pg13: TestServer;
   let pg15: TestServer;
   let source: PgConnInfo;
   let target: PgConnInfo;
@@ -105,16 +104,7 @@ describe('engine/fullload: standalone sequences on PostgreSQL 13 → 15', functi
   const left = new Leftovers();
 
   before(async () => {
-    [pg13, pg15] = await Promise.all([testServer(13), testServer(15)]);
-    const [s, t] = await Promise.all([
-      freshDatabase(pg13, 'fullload_sequences'),
-      freshDatabase(pg15, 'fullload_sequences'),
-    ]);
-    left.databases.push({ server: pg13, name: s }, { server: pg15, name: t });
-    source = connInfo(pg13, s, 'onsite');
-    target = connInfo(pg15, t, 'aurora');
-    src = await connect(pg13, s);
-    dst = await connect(pg15, t);
+    ({ pg15, source, target, src, dst } = await openPair('fullload_sequences', left));
     await src.query(SOURCE);
     catalog = await readSourceCatalog(source);
     plan = compilePlan(parseTableMapping(MAPPING, 'mappings.json'), catalog, defaultEngineSettings());

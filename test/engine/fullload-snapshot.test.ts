@@ -17,8 +17,8 @@ import {
 } from '../../src/engine/fullload';
 import { FerryError } from '../../src/errors';
 import type { SourceCatalog, TablePlan } from '../../src/mapping/types';
-import { type TestServer, connect, dropDatabase, freshDatabase, testServer } from '../support/pg';
-import { Leftovers, catalogTable, connInfo, settings, tablePlan } from './fixtures/fullload';
+import { type TestServer, dropDatabase } from '../support/pg';
+import { Leftovers, openPair, catalogTable, settings, tablePlan } from './fixtures/fullload';
 
 /** Start holding a snapshot; resolves once it is ready, with the way to release it. */
 async function hold(
@@ -47,7 +47,6 @@ async function hold(
 describe('engine/fullload: the consistent snapshot', function () {
   this.timeout(120_000);
   let pg13: TestServer;
-  let pg15: TestServer;
   let source: PgConnInfo;
   let target: PgConnInfo;
   let src: Client;
@@ -58,17 +57,8 @@ describe('engine/fullload: the consistent snapshot', function () {
   const left = new Leftovers();
 
   before(async () => {
-    [pg13, pg15] = await Promise.all([testServer(13), testServer(15)]);
-    const [s, t] = await Promise.all([
-      freshDatabase(pg13, 'fullload_snapshot'),
-      freshDatabase(pg15, 'fullload_snapshot'),
-    ]);
-    left.databases.push({ server: pg13, name: s }, { server: pg15, name: t });
-    left.slots.push({ server: pg13, database: s, name: slot });
-    source = connInfo(pg13, s, 'onsite');
-    target = connInfo(pg15, t, 'aurora');
-    src = await connect(pg13, s);
-    dst = await connect(pg15, t);
+    ({ pg13, source, target, src, dst } = await openPair('fullload_snapshot', left));
+    left.slots.push({ server: pg13, database: source.database, name: slot });
     await src.query(`CREATE TABLE public.accounts (id int PRIMARY KEY, balance int NOT NULL);
       INSERT INTO public.accounts SELECT g, 100 FROM generate_series(1, 1000) g`);
     catalog = await readSourceCatalog(source);
