@@ -165,13 +165,14 @@ describe('config/secrets', () => {
       assert.ok(message.includes(ARN));
     });
 
-    it('without the SDK installed, says to install it or use env:/file:', async function () {
-      try {
-        require.resolve('@aws-sdk/client-secrets-manager');
-        this.skip(); // installed after all: the default fetcher would call AWS
-      } catch {
-        // not installed: the case under test
-      }
+    it('without the SDK installed, says to install it or use env:/file:', async () => {
+      // Ferry does not depend on the Secrets Manager client, so this is the path users hit. (The old
+      // guard's this.skip() sat inside a try whose catch swallowed it.) If the client is ever added,
+      // this must fail rather than let the default fetcher call AWS from a test.
+      assert.throws(
+        () => require.resolve('@aws-sdk/client-secrets-manager'),
+        'the Secrets Manager client is installed: test the default fetcher with aws-sdk-client-mock instead',
+      );
       const message = await unresolved(() => resolveSecret(ref));
       assert.match(message, /install @aws-sdk\/client-secrets-manager or use env:\/file:/);
     });
