@@ -1,16 +1,9 @@
 // Human-readable rendering of workflow status for the CLI (the --json forms print the raw objects).
+import { bytes as formatBytes } from '../mapping/explain';
 import type { FullLoadStatus, PocStatus, StepRecord } from '../workflows/definitions';
 
 export function bytes(n: number | undefined): string {
-  if (n === undefined) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+  return n === undefined ? '-' : formatBytes(n);
 }
 
 export function seconds(s: number | undefined): string {

@@ -136,7 +136,8 @@ function thousands(n: number): string {
   return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
-function bytes(n: number): string {
+/** 1536 → '1.5 KiB': binary units, one decimal above bytes. Also used by the CLI. */
+export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let i = 0;

@@ -10,6 +10,20 @@ export const TABLE_STATES = {
   error: 'Table error',
 } as const;
 
+/** A planned table's statistics before anything of it is copied. */
+export function beforeLoad(t: TableRef): TableStats {
+  return {
+    key: t.key,
+    source: t.source,
+    target: t.target,
+    state: TABLE_STATES.before,
+    rows: 0,
+    bytes: 0,
+    segments: t.segments,
+    segmentsDone: 0,
+  };
+}
+
 export class FullLoadState {
   readonly status: FullLoadStatus;
 
@@ -33,16 +47,7 @@ export class FullLoadState {
   }
 
   setTables(tables: TableRef[]): void {
-    this.status.tables = tables.map((t) => ({
-      key: t.key,
-      source: t.source,
-      target: t.target,
-      state: TABLE_STATES.before,
-      rows: 0,
-      bytes: 0,
-      segments: t.segments,
-      segmentsDone: 0,
-    }));
+    this.status.tables = tables.map(beforeLoad);
     this.status.totals.tables = tables.length;
     this.status.totals.segments = tables.reduce((n, t) => n + t.segments, 0);
   }

@@ -24,7 +24,7 @@ import {
   TableStats,
   tableProgressSignal,
 } from './definitions';
-import { FullLoadState, TABLE_STATES } from './full-load-state';
+import { beforeLoad, FullLoadState, TABLE_STATES } from './full-load-state';
 import { errorMessage, errorType, MIGRATION, PENDING_GATE, PHASE, retryPolicy } from './common';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -196,18 +196,7 @@ export async function loadTables(input: LoadTablesInput): Promise<TableStats[]> 
   const acts = long(input.heartbeatTimeout);
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
   const stats = new Map<string, TableStats>();
-  for (const t of input.tables) {
-    stats.set(t.key, {
-      key: t.key,
-      source: t.source,
-      target: t.target,
-      state: TABLE_STATES.before,
-      rows: 0,
-      bytes: 0,
-      segments: t.segments,
-      segmentsDone: 0,
-    });
-  }
+  for (const t of input.tables) stats.set(t.key, beforeLoad(t));
   type Task = { kind: 'plan'; table: TableRef } | { kind: 'copy'; table: TableRef; segment: number };
   const queue: Task[] = input.tables.map((table) => ({ kind: 'plan', table }));
   const remaining = new Map<string, number>();
