@@ -19,3 +19,12 @@ export function toFailure(err: unknown, endpoint?: PgConnInfo): unknown {
   if (!fe) return err;
   return ApplicationFailure.create({ type: fe.type, message: fe.message, nonRetryable: !fe.retryable });
 }
+
+/** Run an activity body; whatever it throws leaves as a typed failure (see toFailure). */
+export async function wrap<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toFailure(err);
+  }
+}

@@ -36,7 +36,8 @@ import { compilePlan, loadMappingFiles } from '../mapping';
 import type { Finding, MigrationPlan, TablePlan } from '../mapping/types';
 import type { TableRef } from '../workflows/definitions';
 import { endpointConn, migrationContext, sourceDatabase } from './context';
-import { toFailure } from './failures';
+import { wrap } from './failures';
+import { withHeartbeat } from './heartbeat';
 
 export interface FullLoadActivityDeps {
   configPath: string;
@@ -55,14 +56,6 @@ function tableOf(plan: MigrationPlan, key: string): TablePlan {
   const t = plan.tables.find((x) => tableKey(x) === key);
   if (!t) throw new FerryError(ErrorType.CONFIG_INVALID, `table ${key} is not in the migration plan`);
   return t;
-}
-
-async function wrap<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toFailure(err);
-  }
 }
 
 export function createFullLoadActivities(deps: FullLoadActivityDeps) {
@@ -89,13 +82,6 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
       );
     }
     return s;
-  }
-
-  function heartbeatEvery<T>(details: () => unknown, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const ctx = Context.current();
-    ctx.heartbeat(details());
-    const timer = setInterval(() => ctx.heartbeat(details()), hbMs);
-    return work(ctx.cancellationSignal).finally(() => clearInterval(timer));
   }
 
   return {
@@ -196,7 +182,8 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         const { m, sourceConn, targetConn } = await endpoints(input.migration);
         const { plan, catalog } = await planFor(targetConn, m.name, input.planId);
         const snap = await snapshotFor(targetConn, m.name, input.planId);
-        const r = await heartbeatEvery(
+        const r = await withHeartbeat(
+          hbMs,
           () => ({ step: 'pre-data' }),
           () =>
             engineCreatePreData({
@@ -271,7 +258,8 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         }
         const snap = await snapshotFor(targetConn, m.name, input.planId);
         let progress = { rows: 0, bytes: 0 };
-        const r = await heartbeatEvery(
+        const r = await withHeartbeat(
+          hbMs,
           () => progress,
           (signal) =>
             engineCopySegment({
@@ -316,7 +304,8 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         const { m, sourceConn, targetConn } = await endpoints(input.migration);
         const { plan, catalog } = await planFor(targetConn, m.name, input.planId);
         let last = '';
-        const r = await heartbeatEvery(
+        const r = await withHeartbeat(
+          hbMs,
           () => ({ step: last }),
           (signal) =>
             engineCreatePostData({

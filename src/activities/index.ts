@@ -2,10 +2,10 @@
 // heartbeat progress, and turn FerryErrors into Temporal failures an operator can act on.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Context } from '@temporalio/activity';
 import { getInventoryFor } from '../config';
 import { endpointConn, migrationContext, sourceDatabase } from './context';
-import { toFailure } from './failures';
+import { wrap } from './failures';
+import { withHeartbeat } from './heartbeat';
 import { createFullLoadActivities } from './full-load';
 import {
   buildFallbackPlan,
@@ -46,36 +46,10 @@ export interface TableSummary {
   hasPrimaryKey: boolean;
 }
 
-async function wrap<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toFailure(err);
-  }
-}
-
-/** Heartbeat `details` every `ms` while `work` runs, so the server notices a dead worker quickly. */
-async function withHeartbeat<T>(
-  ms: number,
-  details: () => unknown,
-  work: (signal: AbortSignal) => Promise<T>,
-) {
-  const ctx = Context.current();
-  ctx.heartbeat(details());
-  const timer = setInterval(() => ctx.heartbeat(details()), ms);
-  try {
-    return await work(ctx.cancellationSignal);
-  } finally {
-    clearInterval(timer);
-  }
-}
-
 export function createActivities(deps: ActivityDeps) {
   const hbMs = deps.heartbeatMs ?? 5_000;
 
   const context = (migration: string) => migrationContext(deps.configPath, migration);
-  const conn = endpointConn;
-  const sourceDb = sourceDatabase;
 
   return {
     ...createFullLoadActivities(deps),
@@ -86,7 +60,7 @@ export function createActivities(deps: ActivityDeps) {
           migration: m.name,
           source: m.source,
           target: m.target,
-          database: sourceDb(m, source),
+          database: sourceDatabase(m, source),
           approvers: m.approvers,
           poc: {
             scope: { schemas: m.poc.schemas, tables: m.poc.tables },
@@ -108,7 +82,7 @@ export function createActivities(deps: ActivityDeps) {
     }> {
       return wrap(async () => {
         const { cfg, m, source } = await context(input.migration);
-        const c = await conn(cfg, source, sourceDb(m, source));
+        const c = await endpointConn(cfg, source, sourceDatabase(m, source));
         const inv = await engineInspect(c, input.scope);
         // Refuse early, before a long dump, if our pg_dump cannot dump this server.
         await findPgTool('pg_dump', inv.serverMajor);
@@ -145,7 +119,7 @@ export function createActivities(deps: ActivityDeps) {
     }): Promise<{ file: string; bytes: number; seconds: number }> {
       return wrap(async () => {
         const { cfg, m, source } = await context(input.migration);
-        const c = await conn(cfg, source, sourceDb(m, source));
+        const c = await endpointConn(cfg, source, sourceDatabase(m, source));
         const dir = path.join(cfg.workDir, m.name);
         await fs.mkdir(dir, { recursive: true, mode: 0o700 });
         const outFile = path.join(dir, `poc-${input.runId}.dump`);
@@ -174,7 +148,7 @@ export function createActivities(deps: ActivityDeps) {
     }): Promise<{ scratchDatabase: string; seconds: number; warnings: string[] }> {
       return wrap(async () => {
         const { cfg, m, target } = await context(input.migration);
-        const admin = await conn(cfg, target);
+        const admin = await endpointConn(cfg, target);
         const scratch = scratchDatabaseName(m.name);
         // A retry (say after a worker died mid-restore) starts from a fresh scratch database.
         await ensureScratchDatabase(admin, scratch, m.name);
@@ -202,8 +176,8 @@ export function createActivities(deps: ActivityDeps) {
     }): Promise<{ ok: boolean; tables: number; checksummed: number; differences: string[] }> {
       return wrap(async () => {
         const { cfg, m, source, target } = await context(input.migration);
-        const src = await conn(cfg, source, sourceDb(m, source));
-        const tgt = await conn(cfg, target, scratchDatabaseName(m.name));
+        const src = await endpointConn(cfg, source, sourceDatabase(m, source));
+        const tgt = await endpointConn(cfg, target, scratchDatabaseName(m.name));
         let progress = { done: 0, total: input.tables.length };
         const report = await withHeartbeat(
           hbMs,
@@ -250,7 +224,7 @@ export function createActivities(deps: ActivityDeps) {
           restoreSeconds: input.restoreSeconds,
           dumpBytes: input.dumpBytes,
         });
-        const db = sourceDb(m, source);
+        const db = sourceDatabase(m, source);
         const inv = getInventoryFor(cfg, source.id, db);
         const plan = buildFallbackPlan({
           migration: m.name,
@@ -281,7 +255,7 @@ export function createActivities(deps: ActivityDeps) {
     }): Promise<{ database: string; dropped: boolean; reason?: string }> {
       return wrap(async () => {
         const { cfg, m, target } = await context(input.migration);
-        const admin = await conn(cfg, target);
+        const admin = await endpointConn(cfg, target);
         const database = scratchDatabaseName(m.name);
         const r = await dropScratchDatabase(admin, database, m.name);
         return { database, dropped: r.dropped, reason: r.reason };
