@@ -41,10 +41,17 @@ export function planId(plan: MigrationPlan): string {
   return createHash('sha256').update(JSON.stringify(plan)).digest('hex').slice(0, 16);
 }
 
+/** Targets whose store this process has created: the DDL and its lock stay off the per-segment path. */
+const ensured = new Set<string>();
+
 async function withTarget<T>(target: PgConnInfo, fn: (c: Client) => Promise<T>): Promise<T> {
   const c = await connectPg(target, 'ferry-plan-store');
   try {
-    await ensureStore(c);
+    const key = `${target.host}:${target.port}/${target.database}`;
+    if (!ensured.has(key)) {
+      await ensureStore(c);
+      ensured.add(key);
+    }
     return await fn(c);
   } finally {
     await c.end();
