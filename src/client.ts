@@ -14,6 +14,14 @@ import { FerryError, ErrorType } from './errors';
 import {
   approveGate,
   ApprovalRecord,
+  CdcControlRequest,
+  CdcInput,
+  CdcStatus,
+  CdcStopRequest,
+  cdcStatusQuery,
+  pauseCdc,
+  resumeCdc,
+  stopCdc,
   FullLoadInput,
   FullLoadStatus,
   fullLoadStatusQuery,
@@ -24,7 +32,7 @@ import {
   rejectGate,
   statusQuery,
 } from './workflows/definitions';
-import type { fullLoad, proofOfConcept } from './workflows';
+import type { cdcMigration, fullLoad, proofOfConcept } from './workflows';
 
 export interface FerryClientOptions {
   address: string;
@@ -50,6 +58,10 @@ export function pocWorkflowId(migration: string): string {
 
 export function fullLoadWorkflowId(migration: string): string {
   return `full-load-${migration}`;
+}
+
+export function cdcWorkflowId(migration: string): string {
+  return `cdc-${migration}`;
 }
 
 /** The failure of a closed workflow: its message and the status our workflows attach as details. */
@@ -141,6 +153,60 @@ export class FerryClient {
       workflowId,
       input,
     );
+  }
+
+  /** Start CDC (full-load-and-cdc: the load first, then CDC from its slot); refuses a second one. */
+  startCdc(input: CdcInput, workflowId = cdcWorkflowId(input.migration)) {
+    return this.startOnce<typeof cdcMigration>(
+      'cdcMigration',
+      `CDC of ${input.migration}`,
+      workflowId,
+      input,
+    );
+  }
+
+  /** CDC status (phase, lag, rates, per-table counters); from the result or failure once closed. */
+  async cdcStatus(workflowId: string): Promise<CdcStatus> {
+    const h = this.handle(workflowId);
+    const desc = await h.describe();
+    if (desc.status.name === 'RUNNING') return h.query(cdcStatusQuery);
+    if (desc.status.name === 'COMPLETED') return (await h.result()) as CdcStatus;
+    const { error, details } = await closedFailure(h);
+    if (isStatus<CdcStatus>(details, 'windows')) return details;
+    const sa = desc.searchAttributes as Record<string, unknown[] | undefined>;
+    return {
+      migration: String(sa.FerryMigration?.[0] ?? ''),
+      mode: 'cdc',
+      phase: 'failed',
+      workflowId,
+      tables: {},
+      windows: 0,
+      runs: 0,
+      controls: [],
+      findings: [],
+      timings: {},
+      error,
+    };
+  }
+
+  /** Pause, resume or stop a running CDC workflow; returns its status after the change. */
+  async controlCdc(
+    workflowId: string,
+    action: 'pause' | 'resume' | 'stop',
+    req: CdcControlRequest | CdcStopRequest,
+  ): Promise<CdcStatus> {
+    const update = action === 'pause' ? pauseCdc : action === 'resume' ? resumeCdc : stopCdc;
+    try {
+      return await this.handle(workflowId).executeUpdate(update, { args: [req] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw new FerryError(
+          ErrorType.CONFIG_INVALID,
+          `${action} refused: ${err.cause?.message ?? err.message}`,
+        );
+      }
+      throw err;
+    }
   }
 
   /** Full-load status; from the result (or failure) once the workflow has closed. */

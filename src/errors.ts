@@ -56,6 +56,12 @@ export const ErrorType = {
    * snapshot: copying now could duplicate or skip rows. Reset the table's load and copy it again.
    */
   LOAD_STATE_CONFLICT: 'LOAD_STATE_CONFLICT',
+  /**
+   * The source cannot do logical replication as configured (wal_level, no REPLICATION privilege, a
+   * table without replica identity, a slot or publication that does not fit the migration); the message
+   * lists every problem with the exact change to make (engine/cdc/source.ts). Retrying changes nothing.
+   */
+  REPLICATION_NOT_READY: 'REPLICATION_NOT_READY',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -76,6 +82,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.SCHEMA_MISMATCH,
   ErrorType.DATA_REJECTED,
   ErrorType.LOAD_STATE_CONFLICT,
+  ErrorType.REPLICATION_NOT_READY,
 ];
 
 /**

@@ -33,7 +33,16 @@ import {
 } from '../engine/plan-store';
 import { ErrorType, FerryError } from '../errors';
 import { compilePlan, loadMappingFiles } from '../mapping';
-import type { Finding, MigrationPlan, TablePlan } from '../mapping/types';
+import {
+  assertCdcReady,
+  cdcTables,
+  defaultPublicationName,
+  defaultSlotName,
+  ensurePublication,
+  slotInfo,
+} from '../engine/cdc/source';
+import type { MigrationConfig } from '../config';
+import type { Finding, MigrationPlan, SourceCatalog, TablePlan } from '../mapping/types';
 import type { TableRef } from '../workflows/definitions';
 import { endpointConn, migrationContext, sourceDatabase } from './context';
 import { wrap } from './failures';
@@ -44,7 +53,37 @@ export interface FullLoadActivityDeps {
   heartbeatMs?: number;
 }
 
-function findingText(f: Finding): string {
+/**
+ * Read the source catalog and compile the migration's DMS mapping and settings against it; every
+ * mapping error, an empty selection and missing privileges surface here, before any data moves.
+ */
+export async function compileMigrationPlan(
+  m: MigrationConfig,
+  sourceConn: PgConnInfo,
+  targetConn: PgConnInfo,
+): Promise<{ plan: MigrationPlan; catalog: SourceCatalog }> {
+  const files = await loadMappingFiles(m.tableMappings, m.taskSettings);
+  const catalog = await readSourceCatalog(sourceConn);
+  const plan = compilePlan(files.mapping, catalog, files.settings, { findings: files.findings });
+  if (plan.tables.length === 0) {
+    throw new FerryError(
+      ErrorType.CONFIG_INVALID,
+      `${m.tableMappings ?? 'the default mapping'}: the selection matches no table on endpoint ${m.source}`,
+    );
+  }
+  await checkPrivileges(sourceConn, targetConn, plan);
+  return { plan, catalog };
+}
+
+/** The migration's slot and publication: ferry.yaml cdc.slotName/publication, else ferry_<migration>. */
+export function cdcNames(m: MigrationConfig): { slotName: string; publication: string } {
+  return {
+    slotName: m.cdc.slotName ?? defaultSlotName(m.name),
+    publication: m.cdc.publication ?? defaultPublicationName(m.name),
+  };
+}
+
+export function findingText(f: Finding): string {
   return `${f.severity}: ${f.field}: ${f.message}`;
 }
 
@@ -89,28 +128,33 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
      * Read the source catalog, compile the DMS mapping and settings into a plan, store it on the
      * target. Every mapping error surfaces here, before any data moves.
      */
-    async prepareFullLoad(input: { migration: string }): Promise<{
+    async prepareFullLoad(input: { migration: string; cdc?: boolean }): Promise<{
       planId: string;
       concurrency: number;
       tables: TableRef[];
       skipped: number;
       findings: string[];
+      /** full-load-and-cdc: the slot the snapshot will come from, and its publication. */
+      cdc?: { slotName: string; publication: string };
     }> {
       return wrap(async () => {
         const { m, sourceConn, targetConn } = await endpoints(input.migration);
-        const files = await loadMappingFiles(m.tableMappings, m.taskSettings);
-        const catalog = await readSourceCatalog(sourceConn);
-        const plan = compilePlan(files.mapping, catalog, files.settings, { findings: files.findings });
-        if (plan.tables.length === 0) {
-          throw new FerryError(
-            ErrorType.CONFIG_INVALID,
-            `${m.tableMappings ?? 'the default mapping'}: the selection matches no table on endpoint ${m.source}`,
-          );
+        const { plan, catalog } = await compileMigrationPlan(m, sourceConn, targetConn);
+        let cdc: { slotName: string; publication: string } | undefined;
+        const cdcFindings: string[] = [];
+        if (input.cdc) {
+          // Before the slot exists: decoding sees a publication only from its creation on.
+          cdc = cdcNames(m);
+          const pre = await assertCdcReady(sourceConn, plan, { ...cdc, mode: 'full-load-and-cdc' });
+          for (const f of pre.findings) {
+            if (f.severity === 'warning') cdcFindings.push(`warning: ${f.object}: ${f.message}; ${f.advice}`);
+          }
+          await ensurePublication(sourceConn, cdc.publication, cdcTables(plan));
         }
-        await checkPrivileges(sourceConn, targetConn, plan);
         await ensureControlTables(targetConn);
         const planId = await savePlan(targetConn, m.name, plan, catalog);
         return {
+          ...(cdc && { cdc }),
           planId,
           concurrency: Math.max(1, plan.settings.maxFullLoadSubTasks),
           tables: plan.tables.map((t) => ({
@@ -124,7 +168,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
             loadOrder: t.loadOrder,
           })),
           skipped: plan.skipped.length,
-          findings: plan.findings.filter((f) => f.severity !== 'info').map(findingText),
+          findings: [...plan.findings.filter((f) => f.severity !== 'info').map(findingText), ...cdcFindings],
         };
       });
     },
@@ -134,20 +178,27 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
      * If this worker dies, the retry exports a new snapshot (a new generation) and copies that had not
      * started import that one.
      */
-    async holdSnapshot(input: { migration: string; planId: string }): Promise<void> {
+    async holdSnapshot(input: { migration: string; planId: string; slotName?: string }): Promise<void> {
       return wrap(async () => {
         const { sourceConn, targetConn } = await endpoints(input.migration);
+        // full-load-and-cdc: the first holder creates the slot with its snapshot. A retry finds the slot
+        // (still at its consistent point: nothing streams it yet) and exports a plain, later snapshot;
+        // CDC then replays from the slot idempotently up to that snapshot's position.
+        const withSlot =
+          input.slotName && !(await slotInfo(sourceConn, input.slotName)) ? input.slotName : undefined;
         const ctx = Context.current();
         const holder = `${ctx.info.workflowExecution?.workflowId}/${ctx.info.activityId}#${ctx.info.attempt}`;
         let published: Promise<unknown> = Promise.resolve();
         try {
           await engineHoldSnapshot(sourceConn, {
+            slotName: withSlot,
             signal: ctx.cancellationSignal,
             // Short: the keepalive heartbeat is how the holder hears it is cancelled.
             keepaliveMs: Math.min(hbMs, 1_000),
             onKeepalive: () => ctx.heartbeat(),
             onReady: (s) => {
-              published = publishSnapshot(targetConn, input.migration, input.planId, s, holder);
+              const snap = { ...s, slotName: input.slotName ?? s.slotName };
+              published = publishSnapshot(targetConn, input.migration, input.planId, snap, holder);
               ctx.heartbeat();
             },
           });
@@ -328,10 +379,18 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
     },
 
     /** Snapshots exported for the load: more than one means segments read different points in time. */
-    async snapshotCount(input: { migration: string; planId: string }): Promise<{ snapshots: number }> {
+    /** How many snapshots the load used, and the WAL position of the current one. */
+    async snapshotCount(input: {
+      migration: string;
+      planId: string;
+    }): Promise<{ snapshots: number; consistentLsn?: string }> {
       return wrap(async () => {
         const { m, targetConn } = await endpoints(input.migration);
-        return { snapshots: await snapshotGenerations(targetConn, m.name, input.planId) };
+        const current = await currentSnapshot(targetConn, m.name, input.planId);
+        return {
+          snapshots: await snapshotGenerations(targetConn, m.name, input.planId),
+          ...(current?.consistentLsn && { consistentLsn: current.consistentLsn }),
+        };
       });
     },
 

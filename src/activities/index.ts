@@ -7,6 +7,7 @@ import { endpointConn, migrationContext, sourceDatabase } from './context';
 import { wrap } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { createFullLoadActivities } from './full-load';
+import { createCdcActivities } from './cdc';
 import {
   buildFallbackPlan,
   dropScratchDatabase,
@@ -53,6 +54,7 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     ...createFullLoadActivities(deps),
+    ...createCdcActivities(deps),
     async describeMigration(input: { migration: string }): Promise<MigrationBrief> {
       return wrap(async () => {
         const { m, source } = await context(input.migration);

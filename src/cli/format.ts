@@ -1,6 +1,6 @@
 // Human-readable rendering of workflow status for the CLI (the --json forms print the raw objects).
 import { bytes as formatBytes } from '../mapping/explain';
-import type { FullLoadStatus, PocStatus, StepRecord } from '../workflows/definitions';
+import type { CdcStatus, FullLoadStatus, PocStatus, StepRecord } from '../workflows/definitions';
 
 export function bytes(n: number | undefined): string {
   return n === undefined ? '-' : formatBytes(n);
@@ -97,4 +97,50 @@ function stateRank(s: string): number {
       s
     ] ?? 4
   );
+}
+
+/** One line of CDC lag and rates, e.g. `applied 0/3A0 · lag 12.3 kB, 0.4 s · 1,200 changes/s`. */
+export function lagLine(st: CdcStatus): string {
+  const l = st.lag;
+  if (!l) return '  lag: no report yet';
+  return (
+    `  applied ${l.appliedLsn} (source ${l.sourceLsn})  lag ${bytes(l.lagBytes)}, ${l.lagSeconds.toFixed(1)} s  ` +
+    `${l.changesPerSecond.toLocaleString('en-US')} changes/s  ${l.txns.toLocaleString('en-US')} txns, ` +
+    `${l.changes.toLocaleString('en-US')} changes, ${l.batches.toLocaleString('en-US')} batches, ` +
+    `${l.conflicts} conflicts  (at ${l.at})`
+  );
+}
+
+export function renderCdc(st: CdcStatus, maxTables = 50): string {
+  const lines = [`${st.workflowId}  migration ${st.migration}  ${st.mode}  phase ${st.phase}`];
+  if (st.fullLoadWorkflowId)
+    lines.push(`  full load: ${st.fullLoadWorkflowId} (ferry status ${st.fullLoadWorkflowId})`);
+  if (st.start) {
+    lines.push(
+      `  slot ${st.start.slotName}, publication ${st.start.publication}` +
+        `${st.start.tolerantUntil ? `, idempotent catch-up to ${st.start.tolerantUntil}` : ''}`,
+    );
+  }
+  lines.push(lagLine(st));
+  const tables = Object.entries(st.tables).sort((a, b) => b[1].applied - a[1].applied);
+  for (const [name, t] of tables.slice(0, maxTables)) {
+    lines.push(
+      `  ${name.padEnd(40)} ins ${String(t.inserts).padStart(9)}  upd ${String(t.updates).padStart(9)}  ` +
+        `del ${String(t.deletes).padStart(9)}  trunc ${t.truncates}  applied ${t.applied}` +
+        `${t.conflicts ? `  conflicts ${t.conflicts}` : ''}`,
+    );
+  }
+  if (tables.length > maxTables)
+    lines.push(`  … ${tables.length - maxTables} more tables (--json lists all)`);
+  for (const c of st.controls)
+    lines.push(`  ${c.action} by ${c.by} at ${c.at}${c.reason ? `: ${c.reason}` : ''}`);
+  if (st.slot) {
+    lines.push(
+      `  slot ${st.slot.name}: ${st.slot.dropped ? 'dropped' : 'kept'}` +
+        `${st.slot.retainedWalBytes !== undefined ? `, retains ${bytes(st.slot.retainedWalBytes)} of WAL` : ''}`,
+    );
+  }
+  for (const f of st.findings) lines.push(`  finding: ${f}`);
+  if (st.error) lines.push(`  error: ${st.error}`);
+  return lines.join('\n');
 }

@@ -4,12 +4,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { FerryClient, fullLoadWorkflowId, pocWorkflowId } from '../client';
+import { FerryClient, cdcWorkflowId, fullLoadWorkflowId, pocWorkflowId } from '../client';
 import { loadConfig } from '../config';
 import * as stack from '../dev/stack';
 import { FerryError } from '../errors';
 import type { FullLoadStatus, PocInput, PocStatus } from '../workflows/definitions';
-import { bytes, renderFullLoad, renderStatus } from './format';
+import { bytes, lagLine, renderCdc, renderFullLoad, renderStatus } from './format';
+import type { CdcOptions, TemporalConfig } from '../config';
 
 type Out = (line: string) => void;
 const out: Out = (l) => process.stdout.write(l + '\n');
@@ -249,10 +250,12 @@ export function buildProgram(): Command {
 
   const migrate = program
     .command('migrate')
-    .description('move the data: full load (CDC follows in later releases)');
+    .description('move the data: full load, then change data capture until cutover');
   migrate
     .command('start <migration>')
-    .description('start the migration workflow for a migration of ferry.yaml (full-load today)')
+    .description(
+      'start the migration workflow of a migration of ferry.yaml: full-load, full-load-and-cdc or cdc (its migrationType)',
+    )
     .option('--config <file>', 'ferry.yaml')
     .option('--wait', 'follow per-table progress until the load ends')
     .option(
@@ -274,17 +277,15 @@ export function buildProgram(): Command {
             `${cfg.configPath}: migration "${migration}" is not defined; defined: ${cfg.migrations.map((x) => x.name).join(', ') || 'none'}`,
           );
         }
-        if (m.migrationType !== 'full-load') {
-          throw new FerryError(
-            'CONFIG_INVALID',
-            `${cfg.configPath}: migration "${migration}" has migrationType ${m.migrationType}; this release runs full-load migrations only (set migrationType: full-load)`,
-          );
-        }
         if (m.engine !== 'native') {
           throw new FerryError(
             'CONFIG_INVALID',
             `${cfg.configPath}: migration "${migration}" uses engine ${m.engine}; this release runs the native engine only`,
           );
+        }
+        if (m.migrationType !== 'full-load') {
+          await startCdcCommand(cfg.temporal, m.name, m.migrationType, m.cdc, o);
+          return;
         }
         const client = await FerryClient.connect(cfg.temporal);
         try {
@@ -318,6 +319,58 @@ export function buildProgram(): Command {
       },
     );
 
+  for (const action of ['pause', 'resume', 'stop'] as const) {
+    const cmd = migrate
+      .command(`${action} <migration>`)
+      .description(
+        action === 'stop'
+          ? 'stop CDC after the batch in flight; the slot is kept (and reported) unless --drop-slot'
+          : `${action} CDC of a migration (the slot keeps the changes meanwhile)`,
+      )
+      .requiredOption('--by <who>', 'your identity; recorded in history')
+      .option('--reason <text>', 'why; recorded in history')
+      .option('--config <file>', 'ferry.yaml')
+      .option('--json');
+    if (action === 'stop') {
+      cmd.option('--drop-slot', 'also drop the replication slot and publication: CDC can never resume');
+      cmd.option('--wait', 'wait until CDC has stopped and print its final status');
+    }
+    cmd.action(
+      async (
+        migration: string,
+        o: {
+          by: string;
+          reason?: string;
+          config?: string;
+          json?: boolean;
+          dropSlot?: boolean;
+          wait?: boolean;
+        },
+      ) => {
+        const client = await clientFor(o.config);
+        try {
+          const id = cdcWorkflowId(migration);
+          let st = await client.controlCdc(id, action, {
+            by: o.by,
+            ...(o.reason && { reason: o.reason }),
+            ...(action === 'stop' && { dropSlot: !!o.dropSlot }),
+          });
+          if (o.wait) {
+            await client
+              .handle(id)
+              .result()
+              .catch(() => undefined);
+            st = await client.cdcStatus(id);
+          }
+          if (o.json) out(JSON.stringify(st));
+          else out(renderCdc(st));
+        } finally {
+          await client.close();
+        }
+      },
+    );
+  }
+
   program
     .command('status <workflow-id>')
     .description('phase, step timings, findings and the pending gate of a workflow')
@@ -327,6 +380,12 @@ export function buildProgram(): Command {
       const client = await clientFor(o.config);
       try {
         const desc = await client.describe(id);
+        if (desc.type === 'cdcMigration') {
+          const cst = await client.cdcStatus(id);
+          if (o.json) out(JSON.stringify({ ...cst, type: desc.type, execution: desc.status.name }));
+          else out(`${renderCdc(cst)}\n  execution: ${desc.status.name}`);
+          return;
+        }
         const st = desc.type === 'fullLoad' ? await client.fullLoadStatus(id) : await client.status(id);
         if (o.json)
           out(JSON.stringify({ workflowId: id, type: desc.type, execution: desc.status.name, ...st }));
@@ -399,6 +458,60 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+/**
+ * Start CDC (full-load-and-cdc or cdc). With --wait, follow until CDC streams and has caught up (the
+ * workflow keeps running; stop it with `ferry migrate stop`).
+ */
+async function startCdcCommand(
+  temporal: TemporalConfig,
+  migration: string,
+  mode: 'full-load-and-cdc' | 'cdc',
+  cdc: CdcOptions,
+  o: { wait?: boolean; tablesPerChild?: number; json?: boolean },
+): Promise<void> {
+  const client = await FerryClient.connect(temporal);
+  try {
+    const h = await client.startCdc({
+      migration,
+      mode,
+      windowMinutes: cdc.windowMinutes,
+      progressSeconds: cdc.progressSeconds,
+      ...(o.tablesPerChild && { fullLoad: { tablesPerChild: o.tablesPerChild } }),
+    });
+    const say = o.json ? err : out;
+    say(
+      `started ${h.workflowId}; follow with \`ferry status ${h.workflowId}\`, stop with \`ferry migrate stop ${migration} --by <you>\``,
+    );
+    if (!o.wait) {
+      if (o.json) out(JSON.stringify({ workflowId: h.workflowId, runId: h.firstExecutionRunId }));
+      return;
+    }
+    let last = '';
+    for (;;) {
+      const desc = await client.describe(h.workflowId);
+      const st = await client.cdcStatus(h.workflowId).catch(() => undefined);
+      if (st) {
+        const line = `  ${st.phase}${st.phase === 'streaming' ? lagLine(st).replace(/^ +/, ': ') : ''}`;
+        if (line !== last) say(line);
+        last = line;
+        const caughtUp = st.phase === 'streaming' && st.lag !== undefined && st.lag.lagSeconds === 0;
+        if (caughtUp || desc.status.name !== 'RUNNING') {
+          if (o.json) out(JSON.stringify({ ok: caughtUp, ...st }));
+          else out(renderCdc(st));
+          if (!caughtUp) process.exitCode = 1;
+          return;
+        }
+      } else if (desc.status.name !== 'RUNNING') {
+        process.exitCode = 1;
+        return;
+      }
+      await sleep(1000);
+    }
+  } finally {
+    await client.close();
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -25,6 +25,7 @@ export type {
   Owner,
   Sla,
   PocOptions,
+  CdcOptions,
   FallbackOptions,
 } from './schema';
 export {

@@ -443,6 +443,7 @@ function normalize(data: FerryFile, configPath: string): FerryConfig {
       ...(m.taskSettings !== undefined && { taskSettings: resolve(m.taskSettings) }),
       approvers: [...m.approvers],
       poc: { ...m.poc, schemas: [...m.poc.schemas], tables: [...m.poc.tables] },
+      cdc: { ...m.cdc },
       fallback: { contacts: m.fallback.contacts.map(owner) },
     };
   });

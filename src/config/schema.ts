@@ -106,6 +106,30 @@ const FallbackSchema = z
   .prefault({})
   .describe('the way back after cutover');
 
+const CdcSchema = z
+  .strictObject({
+    slotName: z
+      .string()
+      .regex(/^[a-z0-9_]{1,63}$/, 'replication slot names are 1-63 characters of a-z, 0-9 and _')
+      .optional()
+      .describe('logical replication slot on the source; default ferry_<migration>'),
+    publication: text('publication on the source; default ferry_<migration>').optional(),
+    startPosition: z
+      .string()
+      .regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'an LSN such as 0/16B3748')
+      .optional()
+      .describe('DMS CdcStartPosition for migrationType cdc: an LSN on an existing slot; default: now'),
+    windowMinutes: z.int().min(1).max(1440).default(60).describe('minutes per streaming activity, 1..1440'),
+    progressSeconds: z
+      .int()
+      .min(1)
+      .max(300)
+      .default(10)
+      .describe('how often the workflow hears lag and rates, 1..300 seconds'),
+  })
+  .prefault({})
+  .describe('change data capture options (migrationType full-load-and-cdc or cdc)');
+
 const MigrationSchema = z.strictObject({
   name: name('migration name, used by `ferry start <name>`'),
   source: text('id of an endpoint with role source'),
@@ -120,6 +144,7 @@ const MigrationSchema = z.strictObject({
     .min(1)
     .describe('who may approve gates such as the cutover: at least one email or user name'),
   poc: PocSchema,
+  cdc: CdcSchema,
   fallback: FallbackSchema,
 });
 
@@ -233,7 +258,16 @@ export interface MigrationConfig {
   taskSettings?: string;
   approvers: string[];
   poc: PocOptions;
+  cdc: CdcOptions;
   fallback: FallbackOptions;
+}
+
+export interface CdcOptions {
+  slotName?: string;
+  publication?: string;
+  startPosition?: string;
+  windowMinutes: number;
+  progressSeconds: number;
 }
 
 export interface FerryConfig {

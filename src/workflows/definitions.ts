@@ -124,6 +124,8 @@ export interface FullLoadInput {
   tablesPerChild?: number;
   /** Heartbeat timeout of copy/index activities, default '60 seconds'. */
   heartbeatTimeout?: string;
+  /** Set by the CDC workflow (full-load-and-cdc): the snapshot comes from this migration's slot. */
+  cdc?: boolean;
 }
 
 /** One planned table, as the workflow sees it (small: the full plan stays in the target's ferry schema). */
@@ -176,6 +178,8 @@ export interface FullLoadStatus {
   findings: string[];
   timings: Record<string, { start: string; end?: string }>;
   postData?: { indexes: number; constraints: number; sequences: number };
+  /** full-load-and-cdc: where CDC picks up. */
+  cdc?: CdcStart;
   error?: string;
 }
 
@@ -194,3 +198,99 @@ export const fullLoadStatusQuery = defineQuery<FullLoadStatus>('fullLoadStatus')
  * the parent's history grows by well under one event per table.
  */
 export const tableProgressSignal = defineSignal<[TableStats[]]>('tableProgress');
+
+// ---- change data capture ------------------------------------------------------------------------
+
+/** Where and how CDC streams: fixed once the slot exists, carried across continue-as-new. */
+export interface CdcStart {
+  planId: string;
+  slotName: string;
+  publication: string;
+  /** Start here when the target has no stored position (cdc with CdcStartPosition); else the slot's. */
+  startLsn?: string;
+  /** The load read a snapshot newer than the slot (the holder restarted): replay up to here idempotently. */
+  tolerantUntil?: string;
+}
+
+export interface CdcInput {
+  migration: string;
+  mode: 'full-load-and-cdc' | 'cdc';
+  /** Set once the load is done (or the slot is prepared), and by continue-as-new. */
+  start?: CdcStart;
+  /** The status so far, carried across continue-as-new. */
+  carried?: CdcStatus;
+  /** Options of the full load child. */
+  fullLoad?: Pick<FullLoadInput, 'tablesPerChild' | 'heartbeatTimeout'>;
+  /** Minutes per streaming activity (default: ferry.yaml cdc.windowMinutes). */
+  windowMinutes?: number;
+  /** Seconds between progress reports to the workflow (default: ferry.yaml cdc.progressSeconds). */
+  progressSeconds?: number;
+  /** Heartbeat timeout of the streaming activity, default '60 seconds'. */
+  heartbeatTimeout?: string;
+  /** Continue as new once history passes this many events (default 5000). */
+  historyLimit?: number;
+}
+
+export type CdcPhase = 'full-load' | 'preparing' | 'streaming' | 'paused' | 'stopping' | 'stopped' | 'failed';
+
+/** Live CDC figures, as the streaming activity reports them (engine CdcProgress, minus per-table detail). */
+export interface CdcLag {
+  appliedLsn: string;
+  sourceLsn: string;
+  lagBytes: number;
+  lagSeconds: number;
+  lastCommitTime?: string;
+  txns: number;
+  changes: number;
+  batches: number;
+  applied: number;
+  conflicts: number;
+  changesPerSecond: number;
+  at: string;
+}
+
+export interface CdcTableStats {
+  inserts: number;
+  updates: number;
+  deletes: number;
+  truncates: number;
+  applied: number;
+  conflicts: number;
+}
+
+export interface CdcControlRequest {
+  by: string;
+  reason?: string;
+}
+
+export interface CdcStopRequest extends CdcControlRequest {
+  /** Drop the replication slot and publication: CDC can then never resume from this position. */
+  dropSlot?: boolean;
+}
+
+export interface CdcStatus {
+  migration: string;
+  mode: CdcInput['mode'];
+  phase: CdcPhase;
+  workflowId: string;
+  fullLoadWorkflowId?: string;
+  start?: CdcStart;
+  lag?: CdcLag;
+  tables: Record<string, CdcTableStats>;
+  /** Streaming activity windows finished, and attempts that failed and were retried. */
+  windows: number;
+  runs: number;
+  controls: { action: 'pause' | 'resume' | 'stop'; by: string; reason?: string; at: string }[];
+  slot?: { name: string; dropped: boolean; retainedWalBytes?: number; active?: boolean };
+  findings: string[];
+  timings: Record<string, { start: string; end?: string }>;
+  error?: string;
+}
+
+export const cdcStatusQuery = defineQuery<CdcStatus>('cdcStatus');
+/** Sent by the streaming activity every progressSeconds. */
+export const cdcProgressSignal =
+  defineSignal<[{ lag: CdcLag; tables: Record<string, CdcTableStats> }]>('cdcProgress');
+export const pauseCdc = defineUpdate<CdcStatus, [CdcControlRequest]>('pauseCdc');
+export const resumeCdc = defineUpdate<CdcStatus, [CdcControlRequest]>('resumeCdc');
+export const stopCdc = defineUpdate<CdcStatus, [CdcStopRequest]>('stopCdc');

@@ -68,7 +68,7 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
   let holder: Promise<void> | undefined;
   try {
     phase('preparing');
-    const prep = await quick.prepareFullLoad({ migration: input.migration });
+    const prep = await quick.prepareFullLoad({ migration: input.migration, cdc: input.cdc });
     state.status.planId = prep.planId;
     state.setTables(prep.tables);
     for (const f of prep.findings) state.addFinding(f);
@@ -84,7 +84,7 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
         cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         // Unlimited attempts: a dead holder's retry exports a fresh snapshot for the remaining copies.
         retry: { ...retry, maximumAttempts: Number.POSITIVE_INFINITY },
-      }).holdSnapshot({ migration: input.migration, planId: prep.planId }),
+      }).holdSnapshot({ migration: input.migration, planId: prep.planId, slotName: prep.cdc?.slotName }),
     );
     // A holder that ends (or cannot even start) must fail the wait, never leave it hanging.
     const holderEnded = holder.then(() => {
@@ -143,8 +143,24 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
         );
       }
     }
-    const { snapshots } = await quick.snapshotCount({ migration: input.migration, planId: prep.planId });
-    if (snapshots > 1) {
+    const { snapshots, consistentLsn } = await quick.snapshotCount({
+      migration: input.migration,
+      planId: prep.planId,
+    });
+    if (prep.cdc) {
+      state.status.cdc = {
+        planId: prep.planId,
+        ...prep.cdc,
+        // The slot still sits at the first snapshot's point; later snapshots saw more, up to here.
+        ...(snapshots > 1 && consistentLsn && { tolerantUntil: consistentLsn }),
+      };
+      if (snapshots > 1) {
+        state.addFinding(
+          `info: the snapshot holder restarted (${snapshots} snapshots): CDC replays from slot ` +
+            `${prep.cdc.slotName} idempotently up to ${consistentLsn}, so the target converges on the source`,
+        );
+      }
+    } else if (snapshots > 1) {
       state.addFinding(
         `warning: the snapshot holder restarted (${snapshots} snapshots): segments copied after a restart read ` +
           'a later point in time than those before, so a source written to during the load is not copied as of ' +

@@ -1,3 +1,4 @@
 // Every workflow the worker registers. Imported by the bundler: orchestration only, no I/O.
 export { proofOfConcept } from './poc';
 export { fullLoad, loadTables } from './full-load';
+export { cdcMigration } from './cdc';

@@ -108,6 +108,7 @@ describe('config/load', () => {
               compression: 9,
               jobs: 8,
             },
+            cdc: { windowMinutes: 60, progressSeconds: 10 },
             fallback: { contacts: [{ name: 'Ops', email: 'ops@example.com' }] },
           },
           {
@@ -119,6 +120,7 @@ describe('config/load', () => {
             migrationType: 'full-load',
             approvers: ['bob'],
             poc: { schemas: [], tables: [], sizeCapMb: 256, compression: 6, jobs: 4 },
+            cdc: { windowMinutes: 60, progressSeconds: 10 },
             fallback: { contacts: [] },
           },
         ],

@@ -51,6 +51,9 @@ export async function testMigration(opts: {
   tableMappings?: unknown;
   /** DMS task-settings JSON, written to settings.json. */
   taskSettings?: unknown;
+  migrationType?: 'full-load' | 'full-load-and-cdc' | 'cdc';
+  /** The migration's `cdc` section of ferry.yaml. */
+  cdc?: Record<string, unknown>;
 }): Promise<TestMigration> {
   const source = await testServer(13);
   const target = await testServer(15);
@@ -105,7 +108,8 @@ export async function testMigration(opts: {
         source: 'onsite',
         target: 'aurora',
         approvers: opts.approvers ?? ['alice'],
-        migrationType: 'full-load',
+        migrationType: opts.migrationType ?? 'full-load',
+        ...(opts.cdc ? { cdc: opts.cdc } : {}),
         ...(opts.tableMappings ? { tableMappings: 'mappings.json' } : {}),
         ...(opts.taskSettings ? { taskSettings: 'settings.json' } : {}),
         poc: { compression: 1, jobs: 2, ...opts.poc },

@@ -9,7 +9,10 @@ import { quoteIdent, quoteLiteral } from '../ident';
 export interface ExportedSnapshot {
   /** What SET TRANSACTION SNAPSHOT takes, e.g. '00000003-0000001B-1'. */
   snapshotId: string;
-  /** With a slot: the LSN from which the slot streams the changes the snapshot does not see. */
+  /**
+   * With a slot: the LSN from which the slot streams the changes the snapshot does not see. Without:
+   * the WAL position just after the export (every commit the snapshot sees lies before it).
+   */
   consistentLsn?: string;
   slotName?: string;
   /** ISO time the snapshot was taken. */
@@ -150,8 +153,12 @@ async function exportSnapshot(client: Client): Promise<ExportedSnapshot> {
   await client.query(
     `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL idle_in_transaction_session_timeout = 0; SET LOCAL statement_timeout = 0`,
   );
-  const { rows } = await client.query<{ id: string }>('SELECT pg_catalog.pg_export_snapshot() AS id');
-  return { snapshotId: rows[0].id, createdAt: new Date().toISOString() };
+  // The WAL position read after exporting is past every commit the snapshot sees: a CDC catch-up
+  // replaying from an older slot position up to here may meet rows this snapshot already copied.
+  const { rows } = await client.query<{ id: string; lsn: string }>(
+    'SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.pg_current_wal_lsn()::text AS lsn',
+  );
+  return { snapshotId: rows[0].id, consistentLsn: rows[0].lsn, createdAt: new Date().toISOString() };
 }
 
 /**

@@ -1,0 +1,411 @@
+// The CDC loop without Temporal: stream changes from the slot, group them into batches, apply each
+// batch in one target transaction together with its progress row, then confirm the position to the
+// source. Receiving and applying overlap: while one batch commits, the next accumulates, so a busy
+// source gets large batches (net-change compaction pays off) and a quiet one gets low latency.
+import type { Client } from 'pg';
+import { ErrorType, FerryError } from '../../errors';
+import type { MigrationPlan, SourceCatalog } from '../../mapping/types';
+import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint } from '../connection';
+import { Applier } from './apply';
+import { ensureCdcTables, readProgress, recordBatch } from './progress';
+import { type CapturedTxn, ChangeStream, readSpill, removeSpill } from './stream';
+import {
+  type ApplyConflict,
+  type CdcProgress,
+  type CdcTableCounters,
+  type Change,
+  type TableKey,
+  compareLsn,
+  lsnToBigInt,
+  maxLsn,
+} from './types';
+
+export interface BatchReport {
+  txns: number;
+  changes: number;
+  /** Source commit times (ms) of the transactions in the batch. */
+  commitTimes: number[];
+  /** When the target transaction committed (ms). */
+  appliedAt: number;
+  endLsn: string;
+}
+
+export interface RunCdcOptions {
+  migration: string;
+  /** The source database (the replication connection is derived from it). */
+  source: PgConnInfo;
+  target: PgConnInfo;
+  plan: MigrationPlan;
+  catalog: SourceCatalog;
+  slotName: string;
+  publication: string;
+  /** Where to start when ferry.cdc_progress has no row for the migration; default the slot's position. */
+  startLsn?: string;
+  /** Changes up to this LSN may already be on the target (see ApplyMeta.tolerant). */
+  tolerantUntil?: string;
+  /** Aborting stops gracefully: the batch being applied commits and is confirmed, then runCdc returns. */
+  signal?: AbortSignal;
+  /** Return once everything the source wrote up to this LSN is applied. */
+  untilLsn?: string;
+  onProgress?: (p: CdcProgress) => void;
+  /** Default 2000 ms. */
+  progressIntervalMs?: number;
+  onBatch?: (b: BatchReport) => void;
+  /** Spill transactions above this size to disk (default 64 MiB). */
+  spillBytes?: number;
+}
+
+/** Changes per target statement group when a spilled transaction is read back. */
+const SPILL_CHUNK = 20_000;
+/** Upper bound of source changes in one batch (BatchSplitSize, when set, is used instead). */
+const MAX_BATCH_CHANGES = 100_000;
+
+const emptyCounters = (): CdcTableCounters => ({
+  inserts: 0,
+  updates: 0,
+  deletes: 0,
+  truncates: 0,
+  applied: 0,
+  conflicts: 0,
+});
+
+function addCounters(
+  into: Record<TableKey, CdcTableCounters>,
+  from: Record<TableKey, CdcTableCounters>,
+): void {
+  for (const [k, v] of Object.entries(from)) {
+    const t = (into[k] ??= emptyCounters());
+    t.inserts += v.inserts;
+    t.updates += v.updates;
+    t.deletes += v.deletes;
+    t.truncates += v.truncates;
+    t.applied += v.applied;
+    t.conflicts += v.conflicts;
+  }
+}
+
+function num(v: unknown, fallback: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+}
+
+/** Drop the changes of suspended tables (a truncate keeps its other tables). */
+function withoutSuspended(changes: readonly Change[], suspended: ReadonlySet<TableKey>): Change[] {
+  if (!suspended.size) return changes as Change[];
+  const out: Change[] = [];
+  for (const c of changes) {
+    if (c.kind === 'truncate') {
+      const tables = c.tables.filter((t) => !suspended.has(t));
+      if (tables.length) out.push({ ...c, tables });
+    } else if (!suspended.has(c.table)) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * Stream and apply until `signal` aborts, `untilLsn` is reached, or the source/target fails (throws:
+ * the caller restarts, and the run resumes from the position stored on the target).
+ */
+export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
+  const tuning = opts.plan.settings.changeProcessingTuning;
+  const memLimit = num(tuning.MemoryLimitTotal, 1024) * 1024 * 1024;
+  const batchBytes = num(tuning.BatchApplyMemoryLimit, 500) * 1024 * 1024;
+  const split = num(tuning.BatchSplitSize, 0);
+  const batchChanges = split > 0 ? split : MAX_BATCH_CHANGES;
+
+  const target = await connectPg(opts.target, 'ferry-cdc-apply');
+  let monitor: Client | undefined;
+  const stream = new ChangeStream(opts.source, {
+    slotName: opts.slotName,
+    publication: opts.publication,
+    spillBytes: opts.spillBytes,
+  });
+  const queue: CapturedTxn[] = [];
+  let queuedBytes = 0;
+  let wake: (() => void) | undefined;
+  const waitWork = () => new Promise<void>((r) => (wake = r));
+  const kick = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  let drained: (() => void)[] = [];
+  let stopping = false;
+  let streamError: unknown;
+  let applying = false;
+
+  const totals: CdcProgress = {
+    slotName: opts.slotName,
+    appliedLsn: '0/0',
+    receivedLsn: '0/0',
+    sourceLsn: '0/0',
+    lagBytes: 0,
+    lagSeconds: 0,
+    txns: 0,
+    changes: 0,
+    batches: 0,
+    applied: 0,
+    conflicts: 0,
+    changesPerSecond: 0,
+    tables: {},
+    at: new Date().toISOString(),
+  };
+  /** Highest position confirmed to the source (applied, or passed while idle). */
+  let confirmed = '0/0';
+  let oldestUnapplied: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let pinger: NodeJS.Timeout | undefined;
+
+  const idle = () => !applying && queue.length === 0 && !stream.inTxn;
+  const reachedUntil = () =>
+    opts.untilLsn !== undefined && compareLsn(maxLsn(totals.appliedLsn, confirmed), opts.untilLsn) >= 0;
+  const stop = () => {
+    stopping = true;
+    kick();
+  };
+
+  try {
+    await ensureCdcTables(target);
+    try {
+      // Replica mode: target triggers and foreign keys do not fire for replicated rows (the source
+      // already checked them), as in native logical replication.
+      await target.query('SET session_replication_role = replica');
+    } catch (err) {
+      throw new FerryError(
+        ErrorType.PRIVILEGE_MISSING,
+        `${describeEndpoint(opts.target)}: CDC apply needs SET session_replication_role = replica (superuser, or ` +
+          `rds_superuser on RDS/Aurora) so foreign keys and triggers do not fire on replicated rows: grant it to ` +
+          `${opts.target.user} (server said: ${(err as Error).message})`,
+        { cause: err },
+      );
+    }
+    const stored = await readProgress(target, opts.migration);
+    if (stored && stored.slotName !== opts.slotName) {
+      throw new FerryError(
+        ErrorType.LOAD_STATE_CONFLICT,
+        `${describeEndpoint(opts.target)}: migration ${opts.migration} applied changes from slot ${stored.slotName} ` +
+          `up to ${stored.appliedLsn}, not from slot ${opts.slotName}: positions of different slots cannot be ` +
+          `compared; set slotName back to ${stored.slotName}, or reload the target (a new full load) to start over`,
+      );
+    }
+    const { rows: susp } = await target.query<{ table_name: string }>(
+      `SELECT DISTINCT table_name FROM ferry.cdc_exceptions WHERE migration = $1 AND policy = 'SUSPEND_TABLE'`,
+      [opts.migration],
+    );
+    const suspended = new Set<TableKey>(susp.map((r) => r.table_name));
+    const startLsn = stored?.appliedLsn ?? opts.startLsn ?? '0/0';
+    totals.appliedLsn = startLsn;
+    confirmed = startLsn;
+    if (stored) {
+      totals.txns = stored.txns;
+      totals.changes = stored.changes;
+      totals.batches = stored.batches;
+      totals.applied = stored.applied;
+      totals.conflicts = stored.conflicts;
+      totals.lastCommitTime = stored.commitTime;
+    }
+    const applier = new Applier({
+      migration: opts.migration,
+      plan: opts.plan,
+      catalog: opts.catalog,
+      compact: opts.plan.settings.batchApplyEnabled,
+    });
+
+    if (opts.signal?.aborted) return totals;
+    opts.signal?.addEventListener('abort', stop, { once: true });
+
+    const onTxn = (txn: CapturedTxn): void | Promise<void> => {
+      if (compareLsn(txn.endLsn, totals.appliedLsn) <= 0) {
+        removeSpill(txn); // applied before a restart: the target already has it
+        return;
+      }
+      if (!txn.changes.length && !txn.spill) {
+        // Empty for us (other tables): nothing to apply; the position moves on when idle.
+        if (idle()) confirmPassed(txn.endLsn);
+        else queue.push(txn);
+        kick();
+        return;
+      }
+      queue.push(txn);
+      queuedBytes += txn.bytes;
+      oldestUnapplied ??= txn.commitTime;
+      kick();
+      if (queuedBytes > memLimit) return new Promise<void>((r) => drained.push(r));
+    };
+    const confirmPassed = (lsn: string) => {
+      if (compareLsn(lsn, confirmed) > 0) {
+        confirmed = lsn;
+        stream.ack(lsn);
+      }
+      if (reachedUntil()) stop();
+    };
+    const onKeepalive = (walEnd: string) => {
+      totals.sourceLsn = maxLsn(totals.sourceLsn, walEnd);
+      // Nothing received is waiting: everything before the server's position is applied or not ours.
+      if (idle()) confirmPassed(walEnd);
+      else stream.ack(confirmed);
+    };
+
+    const streaming = stream.start(startLsn, { onTxn, onKeepalive }).then(
+      () => undefined,
+      (err: unknown) => {
+        streamError = err;
+        stop();
+      },
+    );
+
+    const report = (() => {
+      let lastAt = Date.now();
+      let lastChanges = totals.changes;
+      return async () => {
+        try {
+          monitor ??= await connectPg(opts.source, 'ferry-cdc-monitor');
+          const { rows } = await monitor.query<{ lsn: string }>(
+            'SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn',
+          );
+          totals.sourceLsn = maxLsn(totals.sourceLsn, rows[0].lsn);
+        } catch {
+          monitor?.end().catch(() => undefined);
+          monitor = undefined;
+        }
+        const now = Date.now();
+        const pos = maxLsn(totals.appliedLsn, confirmed);
+        totals.receivedLsn = maxLsn(stream.receivedLsn, pos);
+        totals.lagBytes = Math.max(0, Number(lsnToBigInt(totals.sourceLsn) - lsnToBigInt(pos)));
+        totals.lagSeconds = oldestUnapplied === undefined ? 0 : Math.max(0, (now - oldestUnapplied) / 1000);
+        totals.changesPerSecond = ((totals.changes - lastChanges) * 1000) / Math.max(1, now - lastAt);
+        lastAt = now;
+        lastChanges = totals.changes;
+        totals.at = new Date(now).toISOString();
+        opts.onProgress?.({ ...totals, tables: { ...totals.tables } });
+      };
+    })();
+    timer = setInterval(() => void report(), opts.progressIntervalMs ?? 2000);
+    if (opts.untilLsn !== undefined) {
+      // Ask for keepalives while idle: they carry the server's position, which ends the catch-up.
+      pinger = setInterval(() => {
+        if (idle()) stream.ack(confirmed, true);
+      }, 100);
+    }
+
+    const applyBatch = async (batch: CapturedTxn[], tolerant: boolean) => {
+      const last = batch[batch.length - 1];
+      const meta = { commitLsn: last.commitLsn, tolerant };
+      let applied = 0;
+      let changes = 0;
+      const conflicts: ApplyConflict[] = [];
+      const tables: Record<TableKey, CdcTableCounters> = {};
+      const take = (r: Awaited<ReturnType<Applier['apply']>>) => {
+        applied += r.applied;
+        conflicts.push(...r.conflicts);
+        addCounters(tables, r.tables);
+        for (const t of r.suspended) suspended.add(t);
+      };
+      for (const t of batch) changes += t.spill ? t.spill.count : t.changes.length;
+      if (changes > 0) {
+        await target.query('BEGIN');
+        try {
+          if (batch.length === 1 && last.spill) {
+            for await (const chunk of readSpill(last.spill.file, SPILL_CHUNK)) {
+              take(await applier.apply(target, withoutSuspended(chunk, suspended), meta));
+            }
+          } else {
+            const all: Change[] = [];
+            for (const t of batch) for (const c of t.changes) all.push(c);
+            take(await applier.apply(target, withoutSuspended(all, suspended), meta));
+          }
+          await recordBatch(target, opts.migration, {
+            slotName: opts.slotName,
+            appliedLsn: last.endLsn,
+            commitTime: last.commitTime,
+            txns: batch.length,
+            changes,
+            applied,
+            conflicts,
+            tables,
+          });
+          await target.query('COMMIT');
+        } catch (err) {
+          await target.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }
+      const appliedAt = Date.now();
+      for (const t of batch) removeSpill(t);
+      totals.appliedLsn = last.endLsn;
+      totals.lastCommitTime = new Date(last.commitTime).toISOString();
+      totals.txns += batch.length;
+      totals.changes += changes;
+      totals.applied += applied;
+      totals.conflicts += conflicts.length;
+      if (changes > 0) totals.batches++;
+      addCounters(totals.tables, tables);
+      confirmPassed(last.endLsn);
+      opts.onBatch?.({
+        txns: batch.length,
+        changes,
+        commitTimes: batch.filter((t) => t.changes.length || t.spill).map((t) => t.commitTime),
+        appliedAt,
+        endLsn: last.endLsn,
+      });
+    };
+
+    const tolerantUntil = opts.tolerantUntil;
+    const isTolerant = (t: CapturedTxn) =>
+      tolerantUntil !== undefined && compareLsn(t.commitLsn, tolerantUntil) <= 0;
+
+    // The apply loop.
+    for (;;) {
+      if (stopping) break;
+      if (!queue.length) {
+        await waitWork();
+        continue;
+      }
+      const first = queue[0];
+      const batch: CapturedTxn[] = [];
+      let bytes = 0;
+      let count = 0;
+      if (first.spill) batch.push(queue.shift()!);
+      else {
+        const tolerant = isTolerant(first);
+        while (queue.length) {
+          const t = queue[0];
+          if (t.spill || isTolerant(t) !== tolerant) break;
+          if (batch.length && (count + t.changes.length > batchChanges || bytes + t.bytes > batchBytes))
+            break;
+          batch.push(queue.shift()!);
+          count += t.changes.length;
+          bytes += t.bytes;
+        }
+      }
+      queuedBytes -= batch.reduce((n, t) => n + t.bytes, 0);
+      if (queuedBytes <= memLimit && drained.length) {
+        const d = drained;
+        drained = [];
+        d.forEach((r) => r());
+      }
+      applying = true;
+      try {
+        await applyBatch(batch, isTolerant(first));
+      } finally {
+        applying = false;
+      }
+      oldestUnapplied = queue[0]?.commitTime;
+      if (reachedUntil()) break;
+    }
+    await stream.stop();
+    await streaming;
+    if (streamError && !reachedUntil() && !opts.signal?.aborted) throw streamError;
+    await report();
+    return totals;
+  } catch (err) {
+    throw err instanceof FerryError ? err : classifyPgError(err, opts.target);
+  } finally {
+    if (timer) clearInterval(timer);
+    if (pinger) clearInterval(pinger);
+    drained.forEach((r) => r());
+    await stream.stop();
+    for (const t of queue) removeSpill(t);
+    await target.end().catch(() => undefined);
+    await monitor?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,250 @@
+// Change data capture as a workflow that runs for weeks: (full load with the slot's snapshot, or a slot
+// prepared now) then streaming activities one window at a time, each resuming from the position stored
+// on the target. Lag and rates arrive as signals; pause/resume/stop are updates; the history is kept
+// small with continue-as-new. Orchestration only.
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  ContinueAsNew,
+  continueAsNew,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import {
+  type CdcControlRequest,
+  type CdcInput,
+  type CdcPhase,
+  type CdcStart,
+  type CdcStatus,
+  type CdcStopRequest,
+  cdcProgressSignal,
+  cdcStatusQuery,
+  pauseCdc,
+  resumeCdc,
+  stopCdc,
+} from './definitions';
+import { errorMessage, errorType, MIGRATION, PENDING_GATE, PHASE, retryPolicy } from './common';
+import { fullLoad } from './full-load';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const quick = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry: retryPolicy(10) });
+
+export function cdcWorkflowId(migration: string): string {
+  return `cdc-${migration}`;
+}
+
+function initialStatus(input: CdcInput): CdcStatus {
+  return {
+    migration: input.migration,
+    mode: input.mode,
+    phase: input.start ? 'streaming' : input.mode === 'cdc' ? 'preparing' : 'full-load',
+    workflowId: workflowInfo().workflowId,
+    tables: {},
+    windows: 0,
+    runs: 1,
+    controls: [],
+    findings: [],
+    timings: {},
+  };
+}
+
+export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
+  const status: CdcStatus = input.carried
+    ? { ...input.carried, runs: input.carried.runs + 1 }
+    : initialStatus(input);
+  const now = () => new Date().toISOString();
+  const setPhase = (p: CdcPhase) => {
+    const prev = status.timings[status.phase];
+    if (prev && !prev.end && status.phase !== p) prev.end = now();
+    status.phase = p;
+    if (!status.timings[p] || status.timings[p].end) status.timings[p] = { start: now() };
+    upsertSearchAttributes([
+      { key: PHASE, value: `cdc:${p}` },
+      { key: PENDING_GATE, value: null },
+    ]);
+  };
+  upsertSearchAttributes([{ key: MIGRATION, value: input.migration }]);
+
+  let paused = status.phase === 'paused';
+  let stopRequest: CdcStopRequest | undefined;
+  const record = (action: 'pause' | 'resume' | 'stop', req: CdcControlRequest) =>
+    status.controls.push({ action, by: req.by, ...(req.reason && { reason: req.reason }), at: now() });
+  const validate = (req: CdcControlRequest) => {
+    if (!req || typeof req.by !== 'string' || !req.by.trim()) {
+      throw new Error('say who asks: --by <name> is required');
+    }
+    if (stopRequest || status.phase === 'stopping' || status.phase === 'stopped') {
+      throw new Error(`CDC of ${input.migration} is stopping or stopped`);
+    }
+  };
+  setHandler(cdcStatusQuery, () => status);
+  setHandler(cdcProgressSignal, (p) => {
+    // Signals from a window that ended may arrive late: never move the position back.
+    if (status.lag && p.lag.txns < status.lag.txns) return;
+    status.lag = p.lag;
+    status.tables = p.tables;
+  });
+  setHandler(
+    pauseCdc,
+    (req) => {
+      paused = true;
+      record('pause', req);
+      return status;
+    },
+    { validator: validate },
+  );
+  setHandler(
+    resumeCdc,
+    (req) => {
+      paused = false;
+      record('resume', req);
+      return status;
+    },
+    { validator: validate },
+  );
+  setHandler(
+    stopCdc,
+    (req) => {
+      stopRequest = req;
+      record('stop', req);
+      return status;
+    },
+    { validator: validate },
+  );
+
+  const hb = input.heartbeatTimeout ?? '60 seconds';
+  const stream = proxyActivities<Activities>({
+    startToCloseTimeout: '2 days',
+    heartbeatTimeout: hb,
+    // A pause or stop waits for the batch in flight to commit and be confirmed.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    // A source restart or a dead worker is retried for as long as it takes; bad data or config is not.
+    retry: { ...retryPolicy(10), maximumAttempts: Number.POSITIVE_INFINITY },
+  });
+  const historyLimit = input.historyLimit ?? 5000;
+  const historyFull = () =>
+    workflowInfo().historyLength > historyLimit || workflowInfo().continueAsNewSuggested;
+
+  try {
+    let start: CdcStart | undefined = input.start ?? status.start;
+    if (!start) {
+      if (input.mode === 'full-load-and-cdc') {
+        setPhase('full-load');
+        status.fullLoadWorkflowId = `full-load-${input.migration}`;
+        const loaded = await executeChild(fullLoad, {
+          workflowId: status.fullLoadWorkflowId,
+          args: [{ migration: input.migration, ...input.fullLoad, cdc: true }],
+        });
+        for (const f of loaded.findings) status.findings.push(`full load: ${f}`);
+        if (!loaded.cdc) {
+          throw ApplicationFailure.nonRetryable('the full load returned no CDC start point', 'LOAD_FAILED');
+        }
+        start = loaded.cdc;
+      } else {
+        setPhase('preparing');
+        const prepared = await quick.prepareCdc({ migration: input.migration });
+        status.findings.push(...prepared.findings);
+        start = {
+          planId: prepared.planId,
+          slotName: prepared.slotName,
+          publication: prepared.publication,
+          ...(prepared.startLsn && { startLsn: prepared.startLsn }),
+        };
+      }
+      status.start = start;
+    }
+    status.slot = { name: start.slotName, dropped: false };
+    await quick.ensureCdcControl({ migration: input.migration });
+
+    const windowSeconds = Math.max(60, (input.windowMinutes ?? 60) * 60);
+    const progressSeconds = Math.max(1, input.progressSeconds ?? 10);
+    while (!stopRequest) {
+      if (historyFull()) {
+        await continueAsNew<typeof cdcMigration>({ ...input, start, carried: { ...status } });
+      }
+      if (paused) {
+        setPhase('paused');
+        await condition(() => !paused || !!stopRequest || historyFull());
+        continue;
+      }
+      setPhase('streaming');
+      const scope = new CancellationScope();
+      const run = scope.run(() =>
+        stream.streamChanges({
+          migration: input.migration,
+          start: start!,
+          workflowId: workflowInfo().workflowId,
+          windowSeconds,
+          progressSeconds,
+        }),
+      );
+      let finished = false;
+      const ended = run.then(
+        (r) => {
+          finished = true;
+          status.lag = r.lag;
+          status.tables = r.tables;
+          status.windows++;
+        },
+        (err) => {
+          finished = true;
+          if (!isCancellation(err)) throw err;
+        },
+      );
+      await Promise.race([ended, condition(() => finished || paused || !!stopRequest || historyFull())]);
+      if (!finished) {
+        scope.cancel();
+        await ended;
+      }
+    }
+
+    setPhase('stopping');
+    if (stopRequest.dropSlot) {
+      const dropped = await quick.dropCdcSlot({
+        migration: input.migration,
+        slotName: start.slotName,
+        publication: start.publication,
+      });
+      status.slot = { name: start.slotName, dropped: dropped.slotDropped };
+      status.findings.push(
+        `info: slot ${start.slotName} ${dropped.slotDropped ? 'dropped' : 'was already gone'}, publication ` +
+          `${start.publication} ${dropped.publicationDropped ? 'dropped' : 'was already gone'}`,
+      );
+    } else {
+      const s = await quick.cdcSlotStatus({ migration: input.migration, slotName: start.slotName });
+      status.slot = {
+        name: start.slotName,
+        dropped: false,
+        retainedWalBytes: s.retainedWalBytes,
+        active: s.active,
+      };
+      if (s.exists) {
+        status.findings.push(
+          `warning: slot ${start.slotName} is kept and retains ${s.retainedWalBytes} bytes of WAL on the source, ` +
+            `growing with every write: resume with \`ferry migrate start ${input.migration}\` (migrationType cdc), ` +
+            `or drop it with \`ferry migrate stop ${input.migration} --drop-slot\` or ` +
+            `SELECT pg_drop_replication_slot('${start.slotName}')`,
+        );
+      }
+    }
+    setPhase('stopped');
+    return status;
+  } catch (err) {
+    if (isCancellation(err) || err instanceof ContinueAsNew) throw err;
+    status.error = errorMessage(err);
+    setPhase('failed');
+    throw ApplicationFailure.nonRetryable(
+      `CDC of ${input.migration} failed: ${errorMessage(err)}`,
+      errorType(err) ?? 'CDC_FAILED',
+      status,
+    );
+  }
+}
