@@ -148,6 +148,46 @@ describe('bench: flags', () => {
   });
 });
 
+describe('bench: cdc flags', () => {
+  it('cdc has its own defaults: 70000 txns, scale 10, rate 500, 120 s, 4 clients', () => {
+    const a = parseBenchArgs(['cdc'], 4);
+    assert.equal(a.bench, 'cdc');
+    assert.equal(a.scale, 10);
+    assert.deepEqual(a.cdc, { txns: 70_000, rate: 500, seconds: 120, clients: 4 });
+    assert.equal(a.jobs, 4);
+    assert.equal(a.keep, false);
+    // full-load keeps its own default scale.
+    assert.equal(parseBenchArgs(['full-load'], 4).scale, 50);
+  });
+
+  it('reads the cdc flags in both forms, before or after the benchmark name', () => {
+    const a = parseBenchArgs(
+      ['--txns', '2000', 'cdc', '--scale=1', '--rate', '300', '--seconds=10', '--clients', '2', '--keep'],
+      4,
+    );
+    assert.equal(a.bench, 'cdc');
+    assert.equal(a.scale, 1);
+    assert.deepEqual(a.cdc, { txns: 2000, rate: 300, seconds: 10, clients: 2 });
+    assert.equal(a.keep, true);
+  });
+
+  it("refuses bad values and the other benchmark's flags, each problem named", () => {
+    const problems = problemsOf(['cdc', '--txns', '0', '--rate', 'fast', '--only', 'ferry', '--seconds']);
+    assert.equal(problems.length, 4, problems.join('\n'));
+    assert.match(problems[0], /--txns must be a whole number from 1/);
+    assert.match(problems[1], /--rate must be a whole number from 1/);
+    assert.match(problems[2], /--seconds needs a value/);
+    assert.match(problems[3], /--only is a flag of the full-load benchmark, not of cdc/);
+    assert.match(problemsOf(['full-load', '--txns', '100'])[0], /--txns is a flag of the cdc benchmark/);
+    assert.match(problemsOf(['full-load', '--dataset', 'mixed', 'cdc'])[0], /unexpected argument "cdc"/);
+    assert.match(
+      problemsOf(['cdc', '--txns', '3', '--clients', '4'])[0],
+      /--clients \(4\) must not exceed --txns/,
+    );
+    assert.match(problemsOf([])[0], /name the benchmark to run: full-load, cdc/);
+  });
+});
+
 describe('bench: report', () => {
   it('ratios are a/b rounded to 3 places, null when either side is missing', () => {
     assert.equal(ratio(9, 10), 0.9);
