@@ -1,0 +1,165 @@
+// The CDC workflow end to end with real activities: full-load-and-cdc of the sample database under a
+// mapping that renames and filters, with writes running during the load and after it; pause, resume,
+// stop; the slot kept (and reported) unless --drop-slot asks otherwise.
+import assert from 'node:assert/strict';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../../src/activities';
+import { cdcWorkflowId, FerryClient } from '../../src/client';
+import { currentWalLsn, slotInfo } from '../../src/engine/cdc/source';
+import { compareLsn } from '../../src/engine/cdc/types';
+import { dropSlot } from '../../src/engine/fullload/snapshot';
+import { WORKER_TUNING } from '../../src/worker';
+import type { CdcStatus } from '../../src/workflows/definitions';
+import { assertMappedEqual, CDC_MAPPING, cdcSource, startWorkload } from '../support/cdc';
+import { connect, dropDatabase } from '../support/pg';
+import { testMigration, TestMigration } from '../support/stack';
+import { temporalEnv, workflowBundle } from '../support/temporal';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll the workflow's status until `pred` holds (or fail after `ms`). */
+export async function waitStatus(
+  client: FerryClient,
+  id: string,
+  what: string,
+  pred: (s: CdcStatus) => boolean,
+  ms = 180_000,
+): Promise<CdcStatus> {
+  const until = Date.now() + ms;
+  let last: CdcStatus | undefined;
+  while (Date.now() < until) {
+    last = await client.cdcStatus(id).catch(() => last);
+    if (last && pred(last)) return last;
+    if (last?.phase === 'failed') assert.fail(`CDC failed while waiting for ${what}: ${last.error}`);
+    await sleep(250);
+  }
+  assert.fail(`timed out waiting for ${what}; last status: ${JSON.stringify(last)?.slice(0, 2000)}`);
+}
+
+/** Applied position at or past `lsn`. */
+export const appliedPast = (lsn: string) => (s: CdcStatus) =>
+  s.phase === 'streaming' && !!s.lag && compareLsn(s.lag.appliedLsn, lsn) >= 0 && s.lag.lagSeconds === 0;
+
+describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)', function () {
+  this.timeout(600_000);
+  let m: TestMigration | undefined;
+  let sourceDb: string | undefined;
+  after(async () => {
+    if (m) {
+      const conn = {
+        endpointId: 'onsite',
+        host: m.source.host,
+        port: m.source.port,
+        database: m.sourceDb,
+        user: m.source.user,
+        password: m.source.password,
+      };
+      for (const s of [`ferry_${m.name.replace(/-/g, '_')}`]) await dropSlot(conn, s).catch(() => undefined);
+      await m.cleanup();
+    }
+    if (sourceDb) await dropDatabase(m!.source, sourceDb).catch(() => undefined);
+  });
+
+  it('loads while the source is written, catches up with no gap, follows pause/resume/stop', async () => {
+    const src = await cdcSource('cdc_wf_src');
+    sourceDb = src.db;
+    m = await testMigration({
+      label: 'cdc-wf',
+      sourceDb: src.db,
+      migrationType: 'full-load-and-cdc',
+      tableMappings: CDC_MAPPING,
+      taskSettings: {
+        FullLoadSettings: { MaxFullLoadSubTasks: 4 },
+        TargetMetadata: { FullLobMode: true, LimitedSizeLobMode: false, BatchApplyEnabled: true },
+      },
+      cdc: { progressSeconds: 1 },
+    });
+    const source = {
+      endpointId: 'onsite',
+      host: m.source.host,
+      port: m.source.port,
+      database: src.db,
+      user: m.source.user,
+      password: m.source.password,
+    };
+    const env = await temporalEnv();
+    const taskQueue = `cdc-${m.name}`;
+    const worker = await Worker.create({
+      ...WORKER_TUNING,
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: createActivities({ configPath: m.configPath, heartbeatMs: 500 }),
+      maxConcurrentActivityTaskExecutions: 16,
+    });
+    const client = FerryClient.fromClient(env.client, taskQueue);
+    const id = cdcWorkflowId(m.name);
+    const mig = m;
+
+    await worker.runUntil(async () => {
+      // Writes before, during and after the load.
+      const writes = startWorkload(src.server, src.db, 2);
+      await sleep(300);
+      await client.startCdc({
+        migration: mig.name,
+        mode: 'full-load-and-cdc',
+        progressSeconds: 1,
+        fullLoad: { tablesPerChild: 6 },
+      });
+      const streaming = await waitStatus(client, id, 'streaming', (s) => s.phase === 'streaming' && !!s.lag);
+      assert.ok(streaming.start?.slotName, 'the slot of the load is the one CDC streams');
+      assert.equal(streaming.fullLoadWorkflowId, `full-load-${mig.name}`);
+      await sleep(1500);
+      const committed = await writes.stop();
+      assert.ok(committed > 50, `only ${committed} source transactions during the test`);
+      const end = await currentWalLsn(source);
+      const caught = await waitStatus(client, id, `applied past ${end}`, appliedPast(end));
+      assert.ok(caught.lag!.changes > 0 && caught.lag!.txns > 0, JSON.stringify(caught.lag));
+      assert.ok(Object.keys(caught.tables).length > 3, JSON.stringify(caught.tables));
+
+      const s = await connect(m!.source, src.db);
+      const t = await connect(m!.target, m!.targetDb);
+      try {
+        const n = await assertMappedEqual(s, t);
+        assert.ok(n >= 20, `${n} tables compared`);
+        // Nothing applied twice, nothing lost: the key-less table has exactly the source's duplicates.
+        const keyless = `SELECT count(*)::int AS n FROM audit.events_log WHERE actor = 'cdc'`;
+        assert.equal((await t.query(keyless)).rows[0].n, (await s.query(keyless)).rows[0].n);
+
+        // Pause: changes wait in the slot; the target does not move.
+        const paused = await client.controlCdc(id, 'pause', { by: 'alice', reason: 'maintenance window' });
+        assert.equal(paused.controls.at(-1)?.action, 'pause');
+        await waitStatus(client, id, 'paused', (x) => x.phase === 'paused');
+        await s.query(`UPDATE inventory.products SET description = 'while paused' WHERE id = 1`);
+        await sleep(1500);
+        const desc = `SELECT description FROM inventory.products WHERE id = 1`;
+        assert.notEqual((await t.query(desc)).rows[0].description, 'while paused');
+        // Resume: it arrives.
+        await client.controlCdc(id, 'resume', { by: 'alice' });
+        const end2 = await currentWalLsn(source);
+        await waitStatus(client, id, 'resumed and applied', appliedPast(end2));
+        assert.equal((await t.query(desc)).rows[0].description, 'while paused');
+        await assertMappedEqual(s, t);
+      } finally {
+        await s.end();
+        await t.end();
+      }
+
+      // Controls need an identity.
+      await assert.rejects(client.controlCdc(id, 'pause', { by: ' ' }), /--by/);
+      // Stop without --drop-slot: the slot stays, and the status says how much WAL it keeps.
+      await client.controlCdc(id, 'stop', { by: 'alice', reason: 'test over' });
+      const final = (await client.handle(id).result()) as CdcStatus;
+      assert.equal(final.phase, 'stopped');
+      assert.equal(final.slot?.dropped, false);
+      assert.ok((final.slot?.retainedWalBytes ?? -1) >= 0);
+      assert.ok(
+        final.findings.some((f) => f.includes('is kept and retains')),
+        final.findings.join('\n'),
+      );
+      const slot = await slotInfo(source, final.start!.slotName);
+      assert.ok(slot, 'a stop without --drop-slot keeps the slot');
+      assert.equal(slot.active, false);
+    });
+  });
+});
