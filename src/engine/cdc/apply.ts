@@ -5,11 +5,14 @@
 // session_replication_role = replica, so foreign keys and triggers do not order them):
 //   fold     each change into the table's pending net operations, one per target key (compaction);
 //            without compaction a key that comes again first flushes what is pending
-//   flush    under a savepoint: one probe (which keys exist, which rows pass the filter), decisions
-//            per ErrorBehavior, then one DELETE, one INSERT ... ON CONFLICT for full rows and one
-//            UPDATE per set of known columns (unchanged TOAST values are never written)
-//   fallback a data error (class 21/22/23) rolls the table back to its savepoint and redoes its
-//            operations one row at a time, each under its own savepoint; failing rows become conflicts
+//   flush    one probe (which keys exist, which rows pass the filter), decisions per ErrorBehavior,
+//            then one DELETE, one INSERT ... ON CONFLICT for full rows and one UPDATE per set of known
+//            columns (unchanged TOAST values are never written)
+//   fallback the call runs under one savepoint. A data error (class 21/22/23) rolls the whole call back
+//            to it and runs it again carefully: each table flush under its own savepoint, and a flush
+//            that fails again redone one row at a time, each under its own savepoint; failing rows
+//            become conflicts. (A savepoint per flush in the normal path would cost a subtransaction
+//            each: thousands per transaction without compaction, which PostgreSQL handles badly.)
 // Tables without a target primary key are applied in source order, matching rows on their old image.
 import type { Client } from 'pg';
 import { ErrorType, FerryError } from '../../errors';
@@ -57,7 +60,8 @@ export interface ApplyResult {
 /** Rows per statement: bounds one statement's arrays (client and server memory), not a bind-parameter limit. */
 export const APPLY_CHUNK_ROWS = 20_000;
 
-const SAVEPOINT = 'ferry_apply';
+const CALL_SAVEPOINT = 'ferry_apply';
+const SAVEPOINT = 'ferry_apply_table';
 const ROW_SAVEPOINT = 'ferry_apply_row';
 
 // Names of the applier's own columns inside its statements. The `ferry#` prefix keeps them apart from
@@ -192,6 +196,8 @@ interface Run {
   applied: number;
   suspended: Set<TableKey>;
   pending: Map<TableKey, Pending>;
+  /** The careful pass after a data error: a savepoint per table flush, then per row. */
+  careful: boolean;
   /** The table savepoint is open (released before the next one is taken, and at the end). */
   savepoint: boolean;
   /** Target key values of images of tables whose key is computed by an expression. */
@@ -215,6 +221,27 @@ export class Applier {
    * the target lacks a planned table or column; other database errors as the driver raised them.
    */
   async apply(client: Client, changes: readonly Change[], meta: ApplyMeta): Promise<ApplyResult> {
+    await client.query(`SAVEPOINT ${CALL_SAVEPOINT}`);
+    try {
+      const result = await this.pass(client, changes, meta, false);
+      await client.query(`RELEASE SAVEPOINT ${CALL_SAVEPOINT}`);
+      return result;
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      await client.query(`ROLLBACK TO SAVEPOINT ${CALL_SAVEPOINT}`);
+    }
+    const result = await this.pass(client, changes, meta, true);
+    await client.query(`RELEASE SAVEPOINT ${CALL_SAVEPOINT}`);
+    return result;
+  }
+
+  /** One pass over the list; `careful` isolates each flush and row so data errors become conflicts. */
+  private async pass(
+    client: Client,
+    changes: readonly Change[],
+    meta: ApplyMeta,
+    careful: boolean,
+  ): Promise<ApplyResult> {
     const run: Run = {
       meta,
       counters: {},
@@ -222,6 +249,7 @@ export class Applier {
       applied: 0,
       suspended: new Set(),
       pending: new Map(),
+      careful,
       savepoint: false,
       keys: new Map(),
     };
@@ -390,7 +418,8 @@ export class Applier {
         expr,
         deps,
         beforeImage: c.beforeImageOf !== undefined,
-        matchable: c.beforeImageOf === undefined && deps.length > 0,
+        // Randomised masks differ on every evaluation: they cannot identify a row.
+        matchable: c.beforeImageOf === undefined && deps.length > 0 && c.masking !== 'digits-randomize',
         key: plan.primaryKey.includes(c.target),
         updatable: a.identity !== 'a',
       });
@@ -570,7 +599,14 @@ export class Applier {
         move: true,
         ...(full ? { old: full } : {}),
       };
-      await this.guarded(client, run, p, [move], (ops2, a) => this.runKeyed(client, run, p, ops2, a), opKey);
+      await this.guarded(
+        client,
+        run,
+        p,
+        [move],
+        (ops2, a) => this.runKeyed(client, run, p, ops2, a),
+        (op) => keyJson(p, op.vals),
+      );
       return;
     }
     if (prev) {
@@ -643,7 +679,14 @@ export class Applier {
       if (pend.ops.size === 0) return;
       const ops = [...pend.ops.values()];
       pend.ops.clear();
-      await this.guarded(client, run, p, ops, (o, a) => this.runKeyed(client, run, p, o, a), opKey);
+      await this.guarded(
+        client,
+        run,
+        p,
+        ops,
+        (o, a) => this.runKeyed(client, run, p, o, a),
+        (op) => keyJson(p, op.vals),
+      );
     } else {
       if (pend.seq.length === 0) return;
       const ops = pend.seq;
@@ -660,8 +703,8 @@ export class Applier {
   }
 
   /**
-   * Run a table's operations under a savepoint; on a data error, roll back to it and run them one at a
-   * time, each under its own savepoint, recording the rows the target refuses.
+   * Run a table's operations. In the careful pass: under a savepoint; on a data error, roll back to it
+   * and run them one at a time, each under its own savepoint, recording the rows the target refuses.
    */
   private async guarded<T>(
     client: Client,
@@ -672,6 +715,13 @@ export class Applier {
     keyText: (op: T) => string,
   ): Promise<void> {
     if (ops.length === 0 || run.suspended.has(p.tableKey)) return;
+    if (!run.careful) {
+      // A data error goes up to apply(), which starts the careful pass.
+      const a = attempt();
+      await exec(ops, a);
+      this.commit(run, p, a);
+      return;
+    }
     await client.query(
       run.savepoint ? `RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}` : `SAVEPOINT ${SAVEPOINT}`,
     );
@@ -784,7 +834,8 @@ export class Applier {
     );
     let exists: (boolean | null)[] = [];
     let passes: (boolean | null)[] = [];
-    if (!tolerant || p.filter) ({ exists, passes } = await this.probe(client, p, rows, !tolerant));
+    // Tolerant without a filter needs nothing from the target: upserts and deletes are idempotent.
+    if (!tolerant || p.filter) ({ exists, passes } = await this.probe(client, p, rows, true));
 
     const deletes: Row[] = [];
     const upserts: Row[] = [];
@@ -851,7 +902,7 @@ export class Applier {
     // Out of the filter's range: the row must not be on the target.
     if (inRange === false) return tolerant || e ? 'delete' : 'skip';
     // Filter columns not sent (unchanged TOAST, so unchanged): the row stays where it is.
-    if (inRange === null) return tolerant || e ? 'write' : 'skip';
+    if (inRange === null) return e ? 'write' : 'skip';
     if (tolerant) return 'write';
     if (op.first === 'insert') {
       if (!e) return 'write';
@@ -1176,7 +1227,7 @@ export class Applier {
     params: unknown[],
   ): Promise<{ rows: R[]; rowCount: number | null }> {
     try {
-      const res = await client.query(sql, params);
+      const res = await client.query({ name: statementName(sql), text: sql, values: params });
       return { rows: res.rows as R[], rowCount: res.rowCount };
     } catch (err) {
       const code = pgCode(err);
@@ -1192,6 +1243,19 @@ export class Applier {
 }
 
 // ---- pure helpers ---------------------------------------------------------------------------
+
+/**
+ * Statements are prepared once per connection (node-postgres keeps named statements per connection):
+ * a change list without compaction runs the same small statements thousands of times, and parsing and
+ * planning them each time costs more than running them. One name per SQL text, for the process.
+ */
+const statementNames = new Map<string, string>();
+
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (name === undefined) statementNames.set(sql, (name = `ferry_apply_${statementNames.size + 1}`));
+  return name;
+}
 
 function attempt(): Attempt {
   return { conflicts: [], applied: 0, suspend: false };
@@ -1338,10 +1402,6 @@ function imageKey(p: Prepared, img: RowImage): string {
     if (v !== undefined) o[c.target] = v;
   }
   return JSON.stringify(o);
-}
-
-function opKey(op: NetOp): string {
-  return JSON.stringify(op.vals.length === 1 ? op.vals[0] : op.vals);
 }
 
 /** Limited LOB mode: the full load's cut of text/bytea (json, jsonb, xml above the limit become NULL). */
