@@ -4,7 +4,10 @@
 // the whole target with the source as the mapping says the target should hold it.
 import assert from 'node:assert/strict';
 import type { Client } from 'pg';
+import type { FerryClient } from '../../src/client';
 import { seedSampleDatabase } from '../../src/dev/seed';
+import { compareLsn } from '../../src/engine/cdc/types';
+import type { CdcStatus } from '../../src/workflows/definitions';
 import { fingerprint, userTables } from './compare';
 import { connect, freshDatabase, type TestServer, testServer } from './pg';
 
@@ -233,3 +236,28 @@ function workloadStatements(i: number): string[] {
           ];
   }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll the workflow's status until `pred` holds (or fail after `ms`). */
+export async function waitStatus(
+  client: FerryClient,
+  id: string,
+  what: string,
+  pred: (s: CdcStatus) => boolean,
+  ms = 180_000,
+): Promise<CdcStatus> {
+  const until = Date.now() + ms;
+  let last: CdcStatus | undefined;
+  while (Date.now() < until) {
+    last = await client.cdcStatus(id).catch(() => last);
+    if (last && pred(last)) return last;
+    if (last?.phase === 'failed') assert.fail(`CDC failed while waiting for ${what}: ${last.error}`);
+    await sleep(250);
+  }
+  assert.fail(`timed out waiting for ${what}; last status: ${JSON.stringify(last)?.slice(0, 2000)}`);
+}
+
+/** Applied position at or past `lsn`. */
+export const appliedPast = (lsn: string) => (s: CdcStatus) =>
+  s.phase === 'streaming' && !!s.lag && compareLsn(s.lag.appliedLsn, lsn) >= 0 && s.lag.lagSeconds === 0;

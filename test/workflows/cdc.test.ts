@@ -6,39 +6,22 @@ import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { cdcWorkflowId, FerryClient } from '../../src/client';
 import { currentWalLsn, slotInfo } from '../../src/engine/cdc/source';
-import { compareLsn } from '../../src/engine/cdc/types';
 import { dropSlot } from '../../src/engine/fullload/snapshot';
 import { WORKER_TUNING } from '../../src/worker';
 import type { CdcStatus } from '../../src/workflows/definitions';
-import { assertMappedEqual, CDC_MAPPING, cdcSource, startWorkload } from '../support/cdc';
+import {
+  appliedPast,
+  assertMappedEqual,
+  CDC_MAPPING,
+  cdcSource,
+  startWorkload,
+  waitStatus,
+} from '../support/cdc';
 import { connect, dropDatabase } from '../support/pg';
 import { testMigration, TestMigration } from '../support/stack';
 import { temporalEnv, workflowBundle } from '../support/temporal';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll the workflow's status until `pred` holds (or fail after `ms`). */
-export async function waitStatus(
-  client: FerryClient,
-  id: string,
-  what: string,
-  pred: (s: CdcStatus) => boolean,
-  ms = 180_000,
-): Promise<CdcStatus> {
-  const until = Date.now() + ms;
-  let last: CdcStatus | undefined;
-  while (Date.now() < until) {
-    last = await client.cdcStatus(id).catch(() => last);
-    if (last && pred(last)) return last;
-    if (last?.phase === 'failed') assert.fail(`CDC failed while waiting for ${what}: ${last.error}`);
-    await sleep(250);
-  }
-  assert.fail(`timed out waiting for ${what}; last status: ${JSON.stringify(last)?.slice(0, 2000)}`);
-}
-
-/** Applied position at or past `lsn`. */
-export const appliedPast = (lsn: string) => (s: CdcStatus) =>
-  s.phase === 'streaming' && !!s.lag && compareLsn(s.lag.appliedLsn, lsn) >= 0 && s.lag.lagSeconds === 0;
 
 describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)', function () {
   this.timeout(600_000);

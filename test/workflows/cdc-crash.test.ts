@@ -1,0 +1,173 @@
+// CDC through crashes, with the source written to all the time: the worker SIGKILLed at three random
+// points of the apply, the source PostgreSQL restarted while streaming, the Temporal server restarted.
+// After each, CDC resumes from the position stored on the target; at the end the target equals the
+// source as mapped: nothing lost, nothing applied twice.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { cdcWorkflowId, FerryClient } from '../../src/client';
+import { pickPort, startServer, stopServer } from '../../src/dev/postgres';
+import { findTemporalBinary, startTemporalDev, stopPid } from '../../src/dev/temporal';
+import { currentWalLsn, slotInfo } from '../../src/engine/cdc/source';
+import type { CdcStatus } from '../../src/workflows/definitions';
+import {
+  appliedPast,
+  assertMappedEqual,
+  CDC_MAPPING,
+  cdcSource,
+  startWorkload,
+  waitStatus,
+  type Workload,
+} from '../support/cdc';
+import { connect, dropDatabase } from '../support/pg';
+import { testMigration, type TestMigration } from '../support/stack';
+import { startWorkerProcess } from '../support/worker-process';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('CDC survives killed workers, a source restart and a Temporal restart', function () {
+  this.timeout(900_000);
+  let m: TestMigration | undefined;
+  let sourceDb: string | undefined;
+  let temporalPid: number | undefined;
+  let dir: string | undefined;
+  let writes: Workload | undefined;
+  const children: ChildProcess[] = [];
+  after(async () => {
+    await writes?.stop().catch(() => undefined);
+    for (const c of children) c.kill('SIGKILL');
+    await stopPid(temporalPid);
+    await m?.cleanup();
+    if (sourceDb && m) await dropDatabase(m.source, sourceDb).catch(() => undefined);
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('ends with the target equal to the source, no duplicates', async () => {
+    const src = await cdcSource('cdc_crash_src');
+    sourceDb = src.db;
+    m = await testMigration({
+      label: 'cdc-crash',
+      sourceDb: src.db,
+      migrationType: 'full-load-and-cdc',
+      tableMappings: CDC_MAPPING,
+      taskSettings: {
+        FullLoadSettings: { MaxFullLoadSubTasks: 4 },
+        TargetMetadata: { FullLobMode: true, LimitedSizeLobMode: false, BatchApplyEnabled: true },
+      },
+    });
+    const source = {
+      endpointId: 'onsite',
+      host: m.source.host,
+      port: m.source.port,
+      database: src.db,
+      user: m.source.user,
+      password: m.source.password,
+    };
+    // A Temporal server of our own, on SQLite, so it can be restarted with its workflows.
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-cdc-crash-'));
+    const port = await pickPort();
+    const temporal = {
+      binary: await findTemporalBinary(),
+      port,
+      dbFile: path.join(dir, 'temporal.db'),
+      logFile: path.join(dir, 'temporal.log'),
+      headless: true,
+    };
+    temporalPid = await startTemporalDev(temporal);
+    const address = `127.0.0.1:${port}`;
+    const taskQueue = `cdc-crash-${m.name}`;
+    const connectClient = () => FerryClient.connect({ address, namespace: 'default', taskQueue });
+    let client = await connectClient();
+    let worker = startWorkerProcess(m.configPath, address, taskQueue);
+    children.push(worker);
+    const restartWorker = async () => {
+      worker.kill('SIGKILL');
+      await new Promise((r) =>
+        worker.exitCode !== null || worker.signalCode ? r(null) : worker.once('exit', r),
+      );
+      worker = startWorkerProcess(m!.configPath, address, taskQueue);
+      children.push(worker);
+    };
+    const id = cdcWorkflowId(m.name);
+    /** Everything the source wrote so far gets applied (CDC is alive again). */
+    const catchUp = async (what: string): Promise<CdcStatus> =>
+      waitStatus(client, id, what, appliedPast(await currentWalLsn(source)), 240_000);
+
+    writes = startWorkload(src.server, src.db, 3);
+    await client.startCdc({
+      migration: m.name,
+      mode: 'full-load-and-cdc',
+      progressSeconds: 1,
+      heartbeatTimeout: '5 seconds',
+    });
+    await waitStatus(client, id, 'streaming', (s) => s.phase === 'streaming' && !!s.lag && s.lag.txns > 0);
+
+    // Three kills at random points while changes are being applied.
+    const kills: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const before = (await client.cdcStatus(id)).lag?.txns ?? 0;
+      const delay = 300 + Math.floor(Math.random() * 2500);
+      kills.push(delay);
+      await sleep(delay);
+      await restartWorker();
+      const after = await waitStatus(
+        client,
+        id,
+        `progress after kill ${k + 1}`,
+        (s) => (s.lag?.txns ?? 0) > before,
+      );
+      assert.equal(after.phase, 'streaming');
+    }
+
+    // The source restarts while streaming: the writer's session dies with it and is started again.
+    await writes.stop();
+    await stopServer(m.source.dataDir);
+    await sleep(1000);
+    await startServer({
+      major: 13,
+      dataDir: m.source.dataDir,
+      port: m.source.port,
+      password: m.source.password,
+    });
+    writes = startWorkload(src.server, src.db, 3);
+    await sleep(2000);
+    await catchUp('catch-up after the source restart');
+
+    // Temporal restarts (SQLite keeps the workflow); a new worker and client connect to it.
+    await client.close();
+    await stopPid(temporalPid);
+    temporalPid = await startTemporalDev(temporal);
+    client = await connectClient();
+    await restartWorker();
+    await sleep(2000);
+
+    const committed = await writes.stop();
+    writes = undefined;
+    const final = await catchUp('final catch-up after the Temporal restart');
+    assert.ok(committed > 100, `only ${committed} transactions written after the source restart`);
+    assert.ok(final.lag!.conflicts === 0, `conflicts: ${final.lag!.conflicts}`);
+
+    const s = await connect(m.source, src.db);
+    const t = await connect(m.target, m.targetDb);
+    try {
+      await assertMappedEqual(s, t);
+      const keyless = `SELECT count(*)::int AS n FROM audit.events_log WHERE actor = 'cdc'`;
+      assert.equal((await t.query(keyless)).rows[0].n, (await s.query(keyless)).rows[0].n, 'key-less rows');
+    } finally {
+      await s.end();
+      await t.end();
+    }
+
+    // --drop-slot: slot and publication go, and the workflow ends.
+    await client.controlCdc(id, 'stop', { by: 'alice', dropSlot: true });
+    const stopped = (await client.handle(id).result()) as CdcStatus;
+    assert.equal(stopped.phase, 'stopped');
+    assert.equal(stopped.slot?.dropped, true);
+    assert.equal(await slotInfo(source, stopped.start!.slotName), undefined);
+    await client.close();
+    worker.kill('SIGTERM');
+    process.stderr.write(`      (killed the worker after ${kills.join(', ')} ms)\n`);
+  });
+});
