@@ -37,6 +37,12 @@ type Activities = ReturnType<typeof createActivities>;
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry: retryPolicy(10) });
 
+/** 'X/Y' hex LSN as a number (exact up to 2^53 bytes of WAL: 8 PiB). */
+function lsnValue(lsn: string): number {
+  const [hi, lo] = lsn.split('/');
+  return parseInt(hi, 16) * 2 ** 32 + parseInt(lo, 16);
+}
+
 export function cdcWorkflowId(migration: string): string {
   return `cdc-${migration}`;
 }
@@ -73,7 +79,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
   };
   upsertSearchAttributes([{ key: MIGRATION, value: input.migration }]);
 
-  let paused = status.phase === 'paused';
+  let paused = input.paused ?? false;
   let stopRequest: CdcStopRequest | undefined;
   const record = (action: 'pause' | 'resume' | 'stop', req: CdcControlRequest) =>
     status.controls.push({ action, by: req.by, ...(req.reason && { reason: req.reason }), at: now() });
@@ -87,8 +93,9 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
   };
   setHandler(cdcStatusQuery, () => status);
   setHandler(cdcProgressSignal, (p) => {
-    // Signals from a window that ended may arrive late: never move the position back.
-    if (status.lag && p.lag.txns < status.lag.txns) return;
+    // Signals from a window that ended may arrive late: never move the position back. (Counters are
+    // not monotonic across windows: each window counts from the position stored on the target.)
+    if (status.lag && lsnValue(p.lag.appliedLsn) < lsnValue(status.lag.appliedLsn)) return;
     status.lag = p.lag;
     status.tables = p.tables;
   });
@@ -168,7 +175,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     const progressSeconds = Math.max(1, input.progressSeconds ?? 10);
     while (!stopRequest) {
       if (historyFull()) {
-        await continueAsNew<typeof cdcMigration>({ ...input, start, carried: { ...status } });
+        await continueAsNew<typeof cdcMigration>({ ...input, start, paused, carried: { ...status } });
       }
       if (paused) {
         setPhase('paused');

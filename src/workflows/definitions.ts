@@ -219,6 +219,8 @@ export interface CdcInput {
   start?: CdcStart;
   /** The status so far, carried across continue-as-new. */
   carried?: CdcStatus;
+  /** Paused when continued as new: stays paused. */
+  paused?: boolean;
   /** Options of the full load child. */
   fullLoad?: Pick<FullLoadInput, 'tablesPerChild' | 'heartbeatTimeout'>;
   /** Minutes per streaming activity (default: ferry.yaml cdc.windowMinutes). */

@@ -88,6 +88,8 @@ describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)
         mode: 'full-load-and-cdc',
         progressSeconds: 1,
         fullLoad: { tablesPerChild: 6 },
+        // Small, so the run continues as new several times during the test and must carry its state.
+        historyLimit: 40,
       });
       const streaming = await waitStatus(client, id, 'streaming', (s) => s.phase === 'streaming' && !!s.lag);
       assert.ok(streaming.start?.slotName, 'the slot of the load is the one CDC streams');
@@ -143,6 +145,22 @@ describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)
       const slot = await slotInfo(source, final.start!.slotName);
       assert.ok(slot, 'a stop without --drop-slot keeps the slot');
       assert.equal(slot.active, false);
+      // Continued as new along the way, with the controls and counters carried over.
+      assert.ok(final.runs > 1, `runs: ${final.runs}`);
+      assert.deepEqual(
+        final.controls.map((c) => c.action),
+        ['pause', 'resume', 'stop'],
+      );
+      assert.ok(final.lag!.txns >= caught.lag!.txns);
+
+      // Starting over while the kept slot exists is refused before anything is touched, saying how.
+      await client.startCdc({ migration: mig.name, mode: 'full-load-and-cdc' });
+      await assert.rejects(client.handle(id).result(), (err: Error) => {
+        const msg = String((err as { cause?: Error }).cause?.message ?? err.message);
+        assert.match(msg, new RegExp(`slot.*${final.start!.slotName}`));
+        assert.match(msg, /pg_drop_replication_slot/);
+        return true;
+      });
     });
   });
 });

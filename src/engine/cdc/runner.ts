@@ -57,6 +57,8 @@ export interface RunCdcOptions {
 
 /** Changes per target statement group when a spilled transaction is read back. */
 const SPILL_CHUNK = 20_000;
+/** How often a standby status goes to the walsender whatever else happens (wal_sender_timeout is 60 s by default). */
+const STATUS_INTERVAL_MS = 1000;
 /** Upper bound of source changes in one batch (BatchSplitSize, when set, is used instead). */
 const MAX_BATCH_CHANGES = 100_000;
 
@@ -154,6 +156,9 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
   let oldestUnapplied: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let pinger: NodeJS.Timeout | undefined;
+  let status: NodeJS.Timeout | undefined;
+  /** The progress report in flight (one at a time). */
+  let reporting: Promise<void> | undefined;
 
   const idle = () => !applying && queue.length === 0 && !stream.inTxn;
   const reachedUntil = () =>
@@ -241,7 +246,9 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
     const onKeepalive = (walEnd: string) => {
       totals.sourceLsn = maxLsn(totals.sourceLsn, walEnd);
       // Nothing received is waiting: everything before the server's position is applied or not ours.
-      if (idle()) confirmPassed(walEnd);
+      if (idle() && compareLsn(walEnd, confirmed) > 0) confirmPassed(walEnd);
+      // Answer every keepalive, even with no new position: a walsender that hears nothing for
+      // wal_sender_timeout ends the session (an idle source sends the same walEnd again and again).
       else stream.ack(confirmed);
     };
 
@@ -256,7 +263,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
     const report = (() => {
       let lastAt = Date.now();
       let lastChanges = totals.changes;
-      return async () => {
+      const once = async () => {
         try {
           monitor ??= await connectPg(opts.source, 'ferry-cdc-monitor');
           const { rows } = await monitor.query<{ lsn: string }>(
@@ -278,8 +285,20 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
         totals.at = new Date(now).toISOString();
         opts.onProgress?.({ ...totals, tables: { ...totals.tables } });
       };
+      // One report at a time: an interval report still waiting for the source when the run ends would
+      // otherwise open a monitor session after the finally below closed it, and report after the return.
+      return async (): Promise<void> => {
+        while (reporting) await reporting;
+        reporting = once().finally(() => (reporting = undefined));
+        return reporting;
+      };
     })();
-    timer = setInterval(() => void report(), opts.progressIntervalMs ?? 2000);
+    timer = setInterval(() => {
+      if (!reporting) void report();
+    }, opts.progressIntervalMs ?? 2000);
+    // A standby status every second whatever happens: while a long batch applies and the stream is
+    // paused (backpressure), keepalives are not even read, and the walsender would end the session.
+    status = setInterval(() => stream.ack(confirmed), STATUS_INTERVAL_MS);
     if (opts.untilLsn !== undefined) {
       // Ask for keepalives while idle: they carry the server's position, which ends the catch-up.
       pinger = setInterval(() => {
@@ -384,8 +403,13 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
         d.forEach((r) => r());
       }
       applying = true;
+      const t0 = Date.now();
       try {
         await applyBatch(batch, isTolerant(first));
+        if (process.env.FERRY_CDC_TRACE)
+          process.stderr.write(
+            `[trace] batch txns=${batch.length} changes=${count} queue=${queue.length} ms=${Date.now() - t0} recv=${stream.receivedLsn}\n`,
+          );
       } finally {
         applying = false;
       }
@@ -402,10 +426,13 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
   } finally {
     if (timer) clearInterval(timer);
     if (pinger) clearInterval(pinger);
+    if (status) clearInterval(status);
     drained.forEach((r) => r());
     await stream.stop();
     for (const t of queue) removeSpill(t);
     await target.end().catch(() => undefined);
+    // Let a report in flight finish before its monitor session is closed.
+    while (reporting) await reporting.catch(() => undefined);
     await monitor?.end().catch(() => undefined);
   }
 }

@@ -216,6 +216,8 @@ export class ChangeStream {
   private stopped = false;
   /** Highest position seen in the stream (data or keepalive). */
   receivedLsn = '0/0';
+  /** The position last confirmed through ack(). */
+  private acked = '0/0';
 
   /** True between a transaction's BEGIN and COMMIT: its changes are arriving. */
   get inTxn(): boolean {
@@ -241,37 +243,49 @@ export class ChangeStream {
     const failure = new Promise<never>((_, reject) => (failed = reject));
     failure.catch(() => undefined);
     service.on('error', (e: Error) => failed(e));
-    service.on('heartbeat', (lsn: string) => {
-      const l = norm(lsn);
+    const keepalive = (l: string) => {
       if (lsnToBigInt(l) > lsnToBigInt(this.receivedLsn)) this.receivedLsn = l;
       handlers.onKeepalive?.(l);
+    };
+    // With flow control the library queues data messages and hands them over one at a time, but emits a
+    // keepalive the moment it is read: a keepalive can overtake data sent before it (its walEnd covers
+    // that data). Reported then, a caller with nothing in hand would confirm past transactions still in
+    // the queue (lost after a crash) and an untilLsn run would stop before applying them. So a keepalive
+    // waits until the data before it is handed over; if the server asks for a reply meanwhile, the last
+    // confirmed position is repeated (the walsender drops a session that stays silent).
+    let deferred: string | undefined;
+    let busy = false;
+    const queued = (): number => {
+      // The library's queue of parsed, not yet emitted messages (pg-logical-replication 2.5).
+      const q = (service as unknown as { _messageQueue?: unknown })._messageQueue;
+      return Array.isArray(q) ? q.length : 0;
+    };
+    const release = () => {
+      if (deferred === undefined || busy || queued() > 0) return;
+      const l = deferred;
+      deferred = undefined;
+      keepalive(l);
+    };
+    service.on('heartbeat', (lsn: string, _time: number, shouldRespond: boolean) => {
+      const l = norm(lsn);
+      if (busy || queued() > 0) {
+        deferred = deferred === undefined || lsnToBigInt(l) > lsnToBigInt(deferred) ? l : deferred;
+        if (shouldRespond) this.ack(this.acked);
+        return;
+      }
+      keepalive(l);
     });
     service.on('data', (lsn: string, msg: Pgoutput.Message) => {
-      switch (msg.tag) {
-        case 'begin':
-          this.open?.discard();
-          this.open = new OpenTxn(
-            msg.xid,
-            norm(msg.commitLsn),
-            Number(BigInt(msg.commitTime.toString()) / 1000n),
-            spillBytes,
-            spillDir,
-          );
-          return undefined;
-        case 'commit': {
-          const txn = this.open;
-          this.open = undefined;
-          if (!txn) return undefined;
-          const end = norm(msg.commitEndLsn);
-          if (lsnToBigInt(end) > lsnToBigInt(this.receivedLsn)) this.receivedLsn = end;
-          return handlers.onTxn(txn.finish(end));
-        }
-        default: {
-          const c = toChange(msg);
-          if (c) this.open?.add(c);
-          return undefined;
-        }
+      const r = this.handle(msg, handlers, spillBytes, spillDir);
+      if (r === undefined) {
+        release();
+        return undefined;
       }
+      busy = true;
+      return r.finally(() => {
+        busy = false;
+        release();
+      });
     });
     const plugin = new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [this.opts.publication] });
     try {
@@ -287,6 +301,41 @@ export class ChangeStream {
     }
   }
 
+  /** One data message: transactions are assembled here; a whole one goes to onTxn (its promise returned). */
+  private handle(
+    msg: Pgoutput.Message,
+    handlers: StreamHandlers,
+    spillBytes: number,
+    spillDir: string,
+  ): Promise<void> | undefined {
+    switch (msg.tag) {
+      case 'begin':
+        this.open?.discard();
+        this.open = new OpenTxn(
+          msg.xid,
+          norm(msg.commitLsn),
+          Number(BigInt(msg.commitTime.toString()) / 1000n),
+          spillBytes,
+          spillDir,
+        );
+        return undefined;
+      case 'commit': {
+        const txn = this.open;
+        this.open = undefined;
+        if (!txn) return undefined;
+        const end = norm(msg.commitEndLsn);
+        if (lsnToBigInt(end) > lsnToBigInt(this.receivedLsn)) this.receivedLsn = end;
+        const r: unknown = handlers.onTxn(txn.finish(end));
+        return r === undefined ? undefined : Promise.resolve(r as PromiseLike<void>);
+      }
+      default: {
+        const c = toChange(msg);
+        if (c) this.open?.add(c);
+        return undefined;
+      }
+    }
+  }
+
   /**
    * Confirm to the source that everything before `lsn` is applied (write = flush = apply = lsn); with
    * `ping` the server answers with a keepalive carrying its position.
@@ -295,6 +344,7 @@ export class ChangeStream {
     // The library reports lsn + 1 (it takes "the last byte received"); pass lsn - 1 so the slot's
     // confirmed_flush_lsn becomes exactly `lsn`: the next transaction's commit may start right there.
     const v = lsnToBigInt(lsn);
+    this.acked = lsn;
     if (v === 0n) {
       if (ping) void this.service?.acknowledge('0/0', true).catch(() => undefined);
       return;
