@@ -90,6 +90,42 @@ function num(v: unknown, fallback: number): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 }
 
+/** FIFO of received transactions: shift() is O(1) (Array#shift copies, and backlogs hold 100k+). */
+class TxnQueue {
+  private items: CapturedTxn[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(t: CapturedTxn): void {
+    this.items.push(t);
+  }
+
+  peek(): CapturedTxn | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): CapturedTxn | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const t = this.items[this.head];
+    this.items[this.head++] = undefined as unknown as CapturedTxn;
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return t;
+  }
+
+  drain(): CapturedTxn[] {
+    const rest = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return rest;
+  }
+}
+
 /** Drop the changes of suspended tables (a truncate keeps its other tables). */
 function withoutSuspended(changes: readonly Change[], suspended: ReadonlySet<TableKey>): Change[] {
   if (!suspended.size) return changes as Change[];
@@ -121,7 +157,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
     publication: opts.publication,
     spillBytes: opts.spillBytes,
   });
-  const queue: CapturedTxn[] = [];
+  const queue = new TxnQueue();
   let queuedBytes = 0;
   let wake: (() => void) | undefined;
   const waitWork = () => new Promise<void>((r) => (wake = r));
@@ -379,7 +415,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
         await waitWork();
         continue;
       }
-      const first = queue[0];
+      const first = queue.peek()!;
       const batch: CapturedTxn[] = [];
       let bytes = 0;
       let count = 0;
@@ -387,7 +423,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       else {
         const tolerant = isTolerant(first);
         while (queue.length) {
-          const t = queue[0];
+          const t = queue.peek()!;
           if (t.spill || isTolerant(t) !== tolerant) break;
           if (batch.length && (count + t.changes.length > batchChanges || bytes + t.bytes > batchBytes))
             break;
@@ -413,7 +449,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       } finally {
         applying = false;
       }
-      oldestUnapplied = queue[0]?.commitTime;
+      oldestUnapplied = queue.peek()?.commitTime;
       if (reachedUntil()) break;
     }
     await stream.stop();
@@ -429,7 +465,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
     if (status) clearInterval(status);
     drained.forEach((r) => r());
     await stream.stop();
-    for (const t of queue) removeSpill(t);
+    for (const t of queue.drain()) removeSpill(t);
     await target.end().catch(() => undefined);
     // Let a report in flight finish before its monitor session is closed.
     while (reporting) await reporting.catch(() => undefined);

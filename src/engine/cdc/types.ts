@@ -124,9 +124,18 @@ export function bigIntToLsn(v: bigint): string {
 }
 
 export function compareLsn(a: string, b: string): number {
-  const x = lsnToBigInt(a);
-  const y = lsnToBigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
+  // Hot path (once per received transaction): two 32-bit halves, no BigInt.
+  const i = a.indexOf('/');
+  const j = b.indexOf('/');
+  if (i < 1 || j < 1) {
+    const x = lsnToBigInt(a);
+    const y = lsnToBigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  const d = parseInt(a.slice(0, i), 16) - parseInt(b.slice(0, j), 16);
+  if (d !== 0) return d < 0 ? -1 : 1;
+  const e = parseInt(a.slice(i + 1), 16) - parseInt(b.slice(j + 1), 16);
+  return e < 0 ? -1 : e > 0 ? 1 : 0;
 }
 
 export function maxLsn(a: string, b: string): string {
