@@ -16,8 +16,18 @@ import {
 import { dropSlot } from '../engine/fullload/snapshot';
 import { ensureCdcTables, tableCounters } from '../engine/cdc/progress';
 import { runCdc } from '../engine/cdc/runner';
-import type { CdcProgress } from '../engine/cdc/types';
-import { type CdcLag, type CdcStart, type CdcTableStats, cdcProgressSignal } from '../workflows/definitions';
+import { adoptNewTables } from '../engine/cdc/new-tables';
+import { type CdcProgress, compareLsn } from '../engine/cdc/types';
+import { compilePlan, loadMappingFiles } from '../mapping';
+import { withHeartbeat } from './heartbeat';
+
+import {
+  type CdcLag,
+  type CdcStart,
+  type CdcTableStats,
+  cdcPlanSignal,
+  cdcProgressSignal,
+} from '../workflows/definitions';
 import { endpointConn, migrationContext, sourceDatabase } from './context';
 import { wrap } from './failures';
 import { cdcNames, compileMigrationPlan } from './full-load';
@@ -118,11 +128,46 @@ export function createCdcActivities(deps: CdcActivityDeps) {
       workflowId: string;
       windowSeconds: number;
       progressSeconds: number;
-    }): Promise<{ lag: CdcLag; tables: Record<string, CdcTableStats> }> {
+    }): Promise<{
+      lag: CdcLag;
+      tables: Record<string, CdcTableStats>;
+      start: CdcStart;
+      added: string[];
+      findings: string[];
+    }> {
       return wrap(async () => {
         const ctx = Context.current();
         const { m, sourceConn, targetConn } = await endpoints(input.migration);
-        const { plan, catalog } = await loadPlan(targetConn, m.name, input.start.planId);
+        let { plan, catalog } = await loadPlan(targetConn, m.name, input.start.planId);
+        let start = input.start;
+        // Tables created on the source since the plan was made, and matching the selection: adopted.
+        const files = await loadMappingFiles(m.tableMappings, m.taskSettings);
+        const adopted = await withHeartbeat(
+          deps.heartbeatMs ?? 2_000,
+          () => ({ step: 'new tables' }),
+          () =>
+            adoptNewTables({
+              migration: m.name,
+              source: sourceConn,
+              target: targetConn,
+              publication: start.publication,
+              plan,
+              compile: (cat) => compilePlan(files.mapping, cat, files.settings, { findings: files.findings }),
+            }),
+        );
+        if (adopted) {
+          plan = adopted.plan;
+          catalog = adopted.catalog;
+          const planId = await savePlan(targetConn, m.name, plan, catalog);
+          const tolerantUntil =
+            start.tolerantUntil && compareLsn(start.tolerantUntil, adopted.copiedUntil) > 0
+              ? start.tolerantUntil
+              : adopted.copiedUntil;
+          start = { ...start, planId, tolerantUntil };
+          await ctx.client.workflow
+            .getHandle(input.workflowId)
+            .signal(cdcPlanSignal, { start, added: adopted.added, findings: adopted.findings });
+        }
         const window = new AbortController();
         const timer = setTimeout(() => window.abort(), input.windowSeconds * 1000);
         const cancel = () => window.abort();
@@ -137,10 +182,10 @@ export function createCdcActivities(deps: CdcActivityDeps) {
             target: targetConn,
             plan,
             catalog,
-            slotName: input.start.slotName,
-            publication: input.start.publication,
-            startLsn: input.start.startLsn,
-            tolerantUntil: input.start.tolerantUntil,
+            slotName: start.slotName,
+            publication: start.publication,
+            startLsn: start.startLsn,
+            tolerantUntil: start.tolerantUntil,
             signal: window.signal,
             progressIntervalMs: Math.min(deps.heartbeatMs ?? 2_000, input.progressSeconds * 1000),
             onProgress: (p) => {
@@ -156,7 +201,13 @@ export function createCdcActivities(deps: CdcActivityDeps) {
                 .finally(() => (sending = false));
             },
           });
-          return { lag: lagOf(final), tables: await tablesOf(m.name) };
+          return {
+            lag: lagOf(final),
+            tables: await tablesOf(m.name),
+            start,
+            added: adopted?.added ?? [],
+            findings: adopted?.findings ?? [],
+          };
         } finally {
           clearTimeout(timer);
           ctx.cancellationSignal.removeEventListener('abort', cancel);

@@ -24,6 +24,7 @@ import {
   type CdcStart,
   type CdcStatus,
   type CdcStopRequest,
+  cdcPlanSignal,
   cdcProgressSignal,
   cdcStatusQuery,
   pauseCdc,
@@ -91,6 +92,21 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
       throw new Error(`CDC of ${input.migration} is stopping or stopped`);
     }
   };
+  let start: CdcStart | undefined = input.start ?? status.start;
+  let adopted = new Set<string>();
+  /** The plan grew (new source tables): later windows and continue-as-new use the new one. */
+  const adopt = (r: { start: CdcStart; added: string[]; findings: string[] }) => {
+    start = r.start;
+    status.start = r.start;
+    const fresh = r.added.filter((t) => !adopted.has(t));
+    if (!fresh.length) return;
+    adopted = new Set([...adopted, ...fresh]);
+    status.findings.push(
+      `info: new table(s) matching the selection adopted (published, created, loaded, streamed): ${fresh.join(', ')}`,
+      ...r.findings,
+    );
+  };
+  setHandler(cdcPlanSignal, adopt);
   setHandler(cdcStatusQuery, () => status);
   setHandler(cdcProgressSignal, (p) => {
     // Signals from a window that ended may arrive late: never move the position back. (Counters are
@@ -141,7 +157,6 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     workflowInfo().historyLength > historyLimit || workflowInfo().continueAsNewSuggested;
 
   try {
-    let start: CdcStart | undefined = input.start ?? status.start;
     if (!start) {
       if (input.mode === 'full-load-and-cdc') {
         setPhase('full-load');
@@ -200,6 +215,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
           status.lag = r.lag;
           status.tables = r.tables;
           status.windows++;
+          if (r.added.length) adopt(r);
         },
         (err) => {
           finished = true;

@@ -293,6 +293,9 @@ export const cdcStatusQuery = defineQuery<CdcStatus>('cdcStatus');
 /** Sent by the streaming activity every progressSeconds. */
 export const cdcProgressSignal =
   defineSignal<[{ lag: CdcLag; tables: Record<string, CdcTableStats> }]>('cdcProgress');
+/** Sent by the streaming activity when it adopted new source tables: the plan (and catch-up) changed. */
+export const cdcPlanSignal =
+  defineSignal<[{ start: CdcStart; added: string[]; findings: string[] }]>('cdcPlan');
 export const pauseCdc = defineUpdate<CdcStatus, [CdcControlRequest]>('pauseCdc');
 export const resumeCdc = defineUpdate<CdcStatus, [CdcControlRequest]>('resumeCdc');
 export const stopCdc = defineUpdate<CdcStatus, [CdcStopRequest]>('stopCdc');

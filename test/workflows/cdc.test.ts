@@ -116,14 +116,25 @@ describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)
         assert.equal(paused.controls.at(-1)?.action, 'pause');
         await waitStatus(client, id, 'paused', (x) => x.phase === 'paused');
         await s.query(`UPDATE inventory.products SET description = 'while paused' WHERE id = 1`);
+        // A table created on the source meanwhile matches the selection: the next window adopts it.
+        await s.query(`CREATE TABLE sales."New Orders ✓" (id int PRIMARY KEY, "Note" text);
+          INSERT INTO sales."New Orders ✓" SELECT i, 'before ' || i FROM generate_series(1, 500) i`);
         await sleep(1500);
         const desc = `SELECT description FROM inventory.products WHERE id = 1`;
         assert.notEqual((await t.query(desc)).rows[0].description, 'while paused');
         // Resume: it arrives.
         await client.controlCdc(id, 'resume', { by: 'alice' });
+        await waitStatus(client, id, 'new table adopted', (x) =>
+          x.findings.some((f) => f.includes('New Orders')),
+        );
+        await s.query(`UPDATE sales."New Orders ✓" SET "Note" = 'after' WHERE id % 7 = 0;
+          DELETE FROM sales."New Orders ✓" WHERE id % 11 = 0;
+          INSERT INTO sales."New Orders ✓" SELECT i, 'later' FROM generate_series(501, 600) i`);
         const end2 = await currentWalLsn(source);
         await waitStatus(client, id, 'resumed and applied', appliedPast(end2));
         assert.equal((await t.query(desc)).rows[0].description, 'while paused');
+        const newRows = `SELECT count(*)::int AS n FROM sales."New Orders ✓"`;
+        assert.equal((await t.query(newRows)).rows[0].n, 600 - 45);
         await assertMappedEqual(s, t);
       } finally {
         await s.end();
