@@ -372,6 +372,35 @@ export function buildProgram(): Command {
   }
 
   program
+    .command('slots')
+    .description(
+      "Ferry's replication slots on each source: WAL kept, and whether a running CDC workflow uses them",
+    )
+    .option('--config <file>', 'ferry.yaml')
+    .option('--json')
+    .action(async (o: { config?: string; json?: boolean }) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads pg only for this command
+      const { slotReports } = require('./slots') as typeof import('./slots');
+      const { slots, warnings } = await slotReports(resolveConfigPath(o.config));
+      for (const w of warnings) err(`warning: ${w}`);
+      if (o.json) {
+        out(JSON.stringify(slots));
+        return;
+      }
+      if (!slots.length) out('no Ferry replication slots on the sources');
+      for (const s of slots) {
+        out(
+          `${s.endpoint}/${s.database} ${s.slot}: ${s.active ? 'streaming' : 'idle'}, retains ${bytes(s.retainedWalBytes)} of WAL` +
+            `${s.migration ? `, migration ${s.migration}` : ''}${s.workflow ? ` (CDC workflow ${s.workflow})` : ''}` +
+            (s.abandoned
+              ? `\n  ABANDONED: no running CDC workflow uses it; resume with \`ferry migrate start ${s.migration ?? '<migration>'}\` ` +
+                `(migrationType cdc) or drop it: SELECT pg_drop_replication_slot('${s.slot}')`
+              : ''),
+        );
+      }
+    });
+
+  program
     .command('status <workflow-id>')
     .description('phase, step timings, findings and the pending gate of a workflow')
     .option('--config <file>', 'ferry.yaml')

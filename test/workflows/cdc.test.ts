@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
+import { slotReports } from '../../src/cli/slots';
 import { cdcWorkflowId, FerryClient } from '../../src/client';
 import { currentWalLsn, slotInfo } from '../../src/engine/cdc/source';
 import { dropSlot } from '../../src/engine/fullload/snapshot';
@@ -156,6 +157,13 @@ describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)
       const slot = await slotInfo(source, final.start!.slotName);
       assert.ok(slot, 'a stop without --drop-slot keeps the slot');
       assert.equal(slot.active, false);
+      // `ferry slots` reports it as abandoned, with the WAL it keeps.
+      const report = await slotReports(mig.configPath);
+      const mine = report.slots.find((x) => x.slot === final.start!.slotName);
+      assert.ok(mine, JSON.stringify(report));
+      assert.equal(mine.migration, mig.name);
+      assert.equal(mine.abandoned, true);
+      assert.ok(mine.retainedWalBytes >= 0);
       // Continued as new along the way, with the controls and counters carried over.
       assert.ok(final.runs > 1, `runs: ${final.runs}`);
       assert.deepEqual(
