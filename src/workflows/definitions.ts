@@ -7,6 +7,7 @@
 //   scope      the schemas/tables a PoC dumps (empty = the whole database)
 //   scratch    the throw-away database on the target server a PoC restores into
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CdcTableCounters } from '../engine/cdc/types';
 
 export const GATES = ['poc'] as const;
 export type GateName = (typeof GATES)[number];
@@ -251,14 +252,8 @@ export interface CdcLag {
   at: string;
 }
 
-export interface CdcTableStats {
-  inserts: number;
-  updates: number;
-  deletes: number;
-  truncates: number;
-  applied: number;
-  conflicts: number;
-}
+/** Per-table CDC counters (DMS table statistics: inserts, updates, deletes, truncates). */
+export type CdcTableStats = CdcTableCounters;
 
 export interface CdcControlRequest {
   by: string;

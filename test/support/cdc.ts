@@ -9,62 +9,20 @@ import { seedSampleDatabase } from '../../src/dev/seed';
 import { compareLsn } from '../../src/engine/cdc/types';
 import type { CdcStatus } from '../../src/workflows/definitions';
 import { fingerprint, userTables } from './compare';
+import { SAMPLE_MAPPING } from './mappings';
 import { connect, freshDatabase, type TestServer, testServer } from './pg';
 
+/**
+ * The full-load tests' mapping (filter on hr.timesheets, customers renamed to clients, a column
+ * removed, one added from an expression) without its schema exclusion and lower-casing, plus a
+ * column rename: audit's key-less table stays in, so CDC meets REPLICA IDENTITY FULL too.
+ */
 export const CDC_MAPPING = {
   rules: [
-    {
-      'rule-type': 'selection',
-      'rule-id': '1',
-      'rule-name': 'everything',
-      'object-locator': { 'schema-name': '%', 'table-name': '%' },
-      'rule-action': 'include',
-    },
-    {
-      'rule-type': 'selection',
-      'rule-id': '2',
-      'rule-name': 'recent-timesheets',
-      'object-locator': { 'schema-name': 'hr', 'table-name': 'timesheets' },
-      'rule-action': 'include',
-      filters: [
-        {
-          'filter-type': 'source',
-          'column-name': 'work_date',
-          'filter-conditions': [{ 'filter-operator': 'gte', value: '2023-01-20' }],
-        },
-      ],
-    },
+    ...SAMPLE_MAPPING.rules.filter((r) => ['1', '3', '10', '11', '12'].includes(r['rule-id'])),
     {
       'rule-type': 'transformation',
-      'rule-id': '10',
-      'rule-name': 'customers-are-clients',
-      'rule-target': 'table',
-      'object-locator': { 'schema-name': 'sales', 'table-name': 'customers' },
-      'rule-action': 'rename',
-      value: 'clients',
-    },
-    {
-      'rule-type': 'transformation',
-      'rule-id': '11',
-      'rule-name': 'drop-notes',
-      'rule-target': 'column',
-      'object-locator': { 'schema-name': 'sales', 'table-name': 'customers', 'column-name': 'notes' },
-      'rule-action': 'remove-column',
-    },
-    {
-      'rule-type': 'transformation',
-      'rule-id': '12',
-      'rule-name': 'label',
-      'rule-target': 'column',
-      'object-locator': { 'schema-name': 'sales', 'table-name': 'customers' },
-      'rule-action': 'add-column',
-      value: 'label',
-      expression: "upper($full_name)||' <'||$country_code||'>'",
-      'data-type': { type: 'string', length: 300 },
-    },
-    {
-      'rule-type': 'transformation',
-      'rule-id': '13',
+      'rule-id': '20',
       'rule-name': 'price-column',
       'rule-target': 'column',
       'object-locator': { 'schema-name': 'inventory', 'table-name': 'products', 'column-name': 'UnitPrice' },
