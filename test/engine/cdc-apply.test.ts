@@ -630,6 +630,298 @@ describe('engine/cdc: applying changes to PostgreSQL 15', function () {
     );
   });
 
+  it('finds conflicts from the statements themselves on a large list, as a probe first would', async () => {
+    const schema = await targetSchema({ items: ITEMS_DDL });
+    // Target rows 1..3500 but every 500th.
+    await dst.query(
+      `INSERT INTO ${q(schema, 'items')} SELECT i, 'n' || i, 1, 'old' FROM generate_series(1, 3500) i WHERE i % 500 <> 0`,
+    );
+    type Model = Map<number, [string, string, string, string | null]>;
+    const model: Model = new Map();
+    for (let i = 1; i <= 3500; i++) if (i % 500) model.set(i, [String(i), `n${i}`, '1', 'old']);
+    const set = (id: number, name: string, qty: number, note: string | null = null) =>
+      model.set(id, [String(id), name, String(qty), note]);
+    const changes: Change[] = [];
+    const conflicts: [string, string][] = [];
+    const expect = (kind: string, id: number) => conflicts.push([kind, `{"id":"${id}"}`]);
+    for (let i = 1; i <= 2000; i++) {
+      changes.push(upd(ITEMS, item(i, `u${i}`, 2, 'new')));
+      if (model.has(i)) set(i, `u${i}`, 2, 'new');
+      else expect('update-missing', i);
+    }
+    // The note is not sent: kept on the target; a missing row cannot be inserted.
+    for (let i = 2001; i <= 2500; i++) {
+      changes.push(upd(ITEMS, unsentNote(i, `p${i}`, 3)));
+      if (model.has(i)) set(i, `p${i}`, 3, 'old');
+      else expect('update-missing', i);
+    }
+    for (let i = 2501; i <= 3000; i++) {
+      changes.push(del(ITEMS, { id: String(i) }));
+      if (!model.delete(i)) expect('delete-missing', i);
+    }
+    // Inserts of rows that are there keep the target row.
+    for (let i = 3001; i <= 3010; i++) {
+      changes.push(ins(ITEMS, item(i, `dup${i}`, 9)));
+      expect('insert-exists', i);
+    }
+    for (let i = 4001; i <= 6000; i++) {
+      changes.push(ins(ITEMS, item(i, `i${i}`, 4)));
+      set(i, `i${i}`, 4);
+    }
+    // There, inserted and updated: the later change applies to the row that is there.
+    changes.push(ins(ITEMS, item(3011, 'x', 1)), upd(ITEMS, item(3011, 'x2', 2)));
+    expect('insert-exists', 3011);
+    set(3011, 'x2', 2);
+    // Missing, updated, deleted, inserted again: the row is known whole, so it is written.
+    changes.push(upd(ITEMS, item(3500, 'y', 1)), del(ITEMS, { id: '3500' }), ins(ITEMS, item(3500, 'y2', 2)));
+    expect('update-missing', 3500);
+    set(3500, 'y2', 2);
+    // There, deleted and inserted again.
+    changes.push(del(ITEMS, { id: '3499' }), ins(ITEMS, item(3499, 'z', 3)));
+    set(3499, 'z', 3);
+    // Missing, deleted and inserted again.
+    changes.push(del(ITEMS, { id: '7000' }), ins(ITEMS, item(7000, 'w', 4)));
+    expect('delete-missing', 7000);
+    set(7000, 'w', 4);
+    // Inserted and deleted, but there before: the insert conflicts, the row is deleted.
+    changes.push(ins(ITEMS, item(3012, 'v', 1)), del(ITEMS, { id: '3012' }));
+    expect('insert-exists', 3012);
+    model.delete(3012);
+    // Inserted and deleted, not there: nothing.
+    changes.push(ins(ITEMS, item(7001, 'u', 1)), del(ITEMS, { id: '7001' }));
+
+    const sent: string[] = [];
+    const query = dst.query.bind(dst);
+    const spy = (...args: unknown[]) => {
+      const first = args[0] as string | { text: string };
+      sent.push(typeof first === 'string' ? first : first.text);
+      return (query as (...a: unknown[]) => unknown)(...args);
+    };
+    Object.assign(dst, { query: spy });
+    let r: ApplyResult;
+    try {
+      r = await applyTx(applier([itemsPlan(schema)]), changes);
+    } finally {
+      Object.assign(dst, { query });
+    }
+    assert.deepEqual(
+      r.conflicts.map((c) => [c.kind, c.key]),
+      conflicts,
+    );
+    const expected = [...model.entries()].sort((x, y) => x[0] - y[0]).map(([, v]) => v);
+    assert.deepEqual(await items(schema), expected);
+    // 1996 + 499 updates, 499 deletes, 2000 inserts, keys 3011, 3500, 3499, 7000 written, 3012 deleted.
+    assert.equal(r.tables[ITEMS].applied, 1996 + 499 + 499 + 2000 + 5);
+    // No probe before the statements; one after the UPDATEs that found fewer rows than they were sent.
+    const probes = sent.filter((t) => /ctid IS NOT NULL/.test(t));
+    assert.equal(probes.length, 2, sent.join('\n---\n'));
+
+    // Policies that write the row after all, and a row that has only its key.
+    const s2 = await targetSchema({ items: ITEMS_DDL });
+    await seedItems(s2, `(1, 'a', 1, 'n1'), (2, 'b', 2, 'n2'), (3, 'c', 3, 'n3')`);
+    const r2 = await applyTx(
+      applier([itemsPlan(s2)], {
+        errorBehavior: { ApplyErrorInsertPolicy: 'INSERT_RECORD', ApplyErrorUpdatePolicy: 'UPDATE_RECORD' },
+      }),
+      [
+        ins(ITEMS, item(1, 'a2', 5, 'over')),
+        upd(ITEMS, item(4, 'd', 4, 'made')),
+        upd(ITEMS, unsentNote(5, 'e', 5)),
+        upd(ITEMS, { id: '2', name: undefined, qty: undefined, note: undefined }),
+        upd(ITEMS, { id: '6', name: undefined, qty: undefined, note: undefined }),
+        upd(ITEMS, unsentNote(3, 'c2', 6)),
+      ],
+    );
+    assert.deepEqual(await items(s2), [
+      ['1', 'a2', '5', 'over'],
+      ['2', 'b', '2', 'n2'],
+      ['3', 'c2', '6', 'n3'],
+      ['4', 'd', '4', 'made'],
+    ]);
+    assert.deepEqual(
+      r2.conflicts.map((c) => [c.kind, c.key, c.policy]),
+      [
+        ['insert-exists', '{"id":"1"}', 'INSERT_RECORD'],
+        ['update-missing', '{"id":"4"}', 'UPDATE_RECORD'],
+        // not sent whole: not inserted
+        ['update-missing', '{"id":"5"}', 'UPDATE_RECORD'],
+        ['update-missing', '{"id":"6"}', 'UPDATE_RECORD'],
+      ],
+    );
+  });
+
+  /** The plans (auto_explain) of the statements `run` sends on `dst`. */
+  async function plansOf(run: () => Promise<void>): Promise<string[]> {
+    const plans: string[] = [];
+    const onNotice = (n: { message?: string }) => void (n.message && plans.push(n.message));
+    dst.on('notice', onNotice);
+    await dst.query(
+      `LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_level = notice`,
+    );
+    try {
+      await run();
+    } finally {
+      await dst.query('SET auto_explain.log_min_duration = -1');
+      dst.off('notice', onNotice);
+    }
+    return plans;
+  }
+
+  /** Statements joining the rows to `table` go by nested loops over its key index. */
+  function assertNestedLoops(plans: string[], table: string, joins: number): void {
+    const mine = plans.filter((p) => new RegExp(` on ${table}\\b`).test(p));
+    for (const p of mine) assert.doesNotMatch(p, new RegExp(`Hash Join|Merge Join|Seq Scan on ${table}`), p);
+    const joined = mine.filter((p) => new RegExp(`(Update|Delete) on ${table}`).test(p));
+    assert.ok(joined.length >= joins, plans.join('\n---\n'));
+    for (const p of joined) {
+      assert.match(p, /Nested Loop/, p);
+      assert.match(p, new RegExp(`Index (Only )?Scan using ${table}_pkey on ${table}`), p);
+    }
+  }
+
+  it('joins the rows to the target by nested loops over its key index, and restores the planner settings', async () => {
+    const schema = await targetSchema({ items: ITEMS_DDL });
+    await dst.query(
+      `INSERT INTO ${q(schema, 'items')} SELECT i, 'n' || i, 1, NULL FROM generate_series(1, 20000) i;
+       ANALYZE ${q(schema, 'items')}`,
+    );
+    const changes: Change[] = [];
+    for (let i = 1; i <= 6000; i += 2) changes.push(upd(ITEMS, item(i, `u${i}`, 2)));
+    for (let i = 8000; i < 8400; i++) changes.push(upd(ITEMS, unsentNote(i, `p${i}`, 3)));
+    for (let i = 10000; i < 11000; i++) changes.push(del(ITEMS, { id: String(i) }));
+    for (let i = 30000; i < 31000; i++) changes.push(ins(ITEMS, item(i, `i${i}`, 4)));
+    // conflicts: the statements' checks run too
+    changes.push(
+      upd(ITEMS, item(40000, 'gone', 1)),
+      ins(ITEMS, item(2, 'dup', 1)),
+      del(ITEMS, { id: '40001' }),
+    );
+    let after: { h: string; m: string } | undefined;
+    // A session setting of the caller stays as it was.
+    await dst.query('SET enable_mergejoin = off');
+    const plans = await plansOf(async () => {
+      try {
+        await dst.query('BEGIN');
+        await dst.query('SET LOCAL session_replication_role = replica');
+        const r = await applier([itemsPlan(schema)]).apply(dst, changes, {
+          commitLsn: '0/1',
+          tolerant: false,
+        });
+        after = (
+          await dst.query<{ h: string; m: string }>(
+            `SELECT current_setting('enable_hashjoin') AS h, current_setting('enable_mergejoin') AS m`,
+          )
+        ).rows[0];
+        await dst.query('COMMIT');
+        assert.deepEqual(
+          r.conflicts.map((c) => c.kind),
+          ['update-missing', 'insert-exists', 'delete-missing'],
+        );
+      } finally {
+        await dst.query('ROLLBACK; RESET enable_mergejoin');
+      }
+    });
+    assert.deepEqual(after, { h: 'on', m: 'off' });
+    // UPDATE of full rows, of partial rows, the gated DELETE, the probe's join
+    assertNestedLoops(plans, 'items', 3);
+
+    // A target key column whose type differs from the plan's (bigint = numeric is not indexable): the
+    // rows' keys are cast to the target's type.
+    const s2 = await targetSchema({
+      items: `(id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL, note text)`,
+    });
+    await dst.query(
+      `INSERT INTO ${q(s2, 'items')} SELECT i, 'n' || i, 1, NULL FROM generate_series(1, 20000) i;
+       ANALYZE ${q(s2, 'items')}`,
+    );
+    const plan = itemsPlan(s2);
+    plan.columns = plan.columns.map((c) => (c.target === 'id' ? { ...c, type: 'numeric' } : c));
+    const plans2 = await plansOf(async () => {
+      const r = await applyTx(applier([plan]), changes);
+      assert.equal(r.conflicts.length, 3);
+    });
+    assertNestedLoops(plans2, 'items', 3);
+    assert.deepEqual(
+      await rows(
+        `SELECT t.id::text, t.name FROM ${q(s2, 'items')} AS t WHERE t.id IN (5, 8001, 10000, 30000) ORDER BY t.id`,
+      ),
+      [
+        ['5', 'u5'],
+        ['8001', 'p8001'],
+        ['30000', 'i30000'],
+      ],
+    );
+  });
+
+  it('reports a target table that does not exist as a schema mismatch naming it', async () => {
+    const schema = await targetSchema({});
+    const name = `it'em\\s "x"`;
+    await assert.rejects(
+      applyTx(applier([itemsPlan(schema)].map((t) => ({ ...t, target: { schema, name } }))), [
+        ins(ITEMS, item(1, 'a', 1)),
+      ]),
+      (e: unknown) => {
+        assert.ok(e instanceof FerryError);
+        assert.equal(e.type, 'SCHEMA_MISMATCH');
+        assert.ok(e.message.includes(q(schema, name)), e.message);
+        assert.match(e.message, /does not exist; the target does not match the plan/);
+        return true;
+      },
+    );
+  });
+
+  it('inserts rows of a table of plain columns by COPY, escaping what COPY reads specially', async () => {
+    const schema = await targetSchema({ log: `(a int CHECK (a IS NULL OR a >= 0), b text)` });
+    const L = tableKeyOf('shop', 'log');
+    const plan = tablePlan(catalogTable(catalog, 'shop', 'log'), { target: { schema, name: 'log' } });
+    const texts = [
+      'tab\there',
+      'line\nbreak',
+      'cr\rx',
+      'back\\slash',
+      '\\N',
+      '\\.',
+      'quo"te',
+      'ünï 🚀',
+      '',
+      null,
+    ];
+    const sent: string[] = [];
+    const query = dst.query.bind(dst);
+    Object.assign(dst, {
+      query: (...args: unknown[]) => {
+        const first = args[0] as string | { text: string };
+        sent.push(typeof first === 'string' ? first : first.text);
+        return (query as (...a: unknown[]) => unknown)(...args);
+      },
+    });
+    let r: ApplyResult;
+    try {
+      r = await applyTx(applier([plan]), [
+        ...texts.map((b, i) => ins(L, { a: String(i), b })),
+        ins(L, { a: '-1', b: 'refused' }),
+        ins(L, { a: null, b: undefined }),
+      ]);
+    } finally {
+      Object.assign(dst, { query });
+    }
+    assert.ok(
+      sent.some((t) => t.startsWith('COPY ')),
+      sent.join('\n'),
+    );
+    assert.deepEqual(
+      r.conflicts.map((c) => [c.kind, c.key]),
+      [['error', '{"a":"-1","b":"refused"}']],
+    );
+    const contents = () =>
+      rows(`SELECT t.a::text, t.b FROM ${q(schema, 'log')} AS t ORDER BY t.a NULLS LAST, t.b`);
+    assert.deepEqual(await contents(), [...texts.map((b, i) => [String(i), b]), [null, null]]);
+
+    // Tolerant mode inserts only rows that are not there (by INSERT ... WHERE NOT EXISTS).
+    await applyTx(applier([plan]), [ins(L, { a: '0', b: 'tab\there' }), ins(L, { a: '20', b: 'new' })], true);
+    assert.deepEqual(await contents(), [...texts.map((b, i) => [String(i), b]), ['20', 'new'], [null, null]]);
+  });
+
   it('reaches the same state with and without compaction over a long random history', async () => {
     // A source history simulated in memory: each change valid against the source state.
     let seed = 42;
