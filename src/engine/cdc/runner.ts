@@ -55,6 +55,12 @@ export interface RunCdcOptions {
   spillBytes?: number;
 }
 
+/** A backlog: the source's WAL is this far ahead of what arrived. */
+const BACKLOG_BYTES = 4 << 20;
+/** While reading a backlog, a batch waits for this many changes... */
+const MIN_BACKLOG_BATCH = 20_000;
+/** ...or this long. */
+const MAX_BATCH_WAIT_MS = 250;
 /** Changes per target statement group when a spilled transaction is read back. */
 const SPILL_CHUNK = 20_000;
 /** How often a standby status goes to the walsender whatever else happens (wal_sender_timeout is 60 s by default). */
@@ -159,6 +165,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
   });
   const queue = new TxnQueue();
   let queuedBytes = 0;
+  let queuedChanges = 0;
   let wake: (() => void) | undefined;
   const waitWork = () => new Promise<void>((r) => (wake = r));
   const kick = () => {
@@ -268,6 +275,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       }
       queue.push(txn);
       queuedBytes += txn.bytes;
+      queuedChanges += txn.changes.length;
       oldestUnapplied ??= txn.commitTime;
       kick();
       if (queuedBytes > memLimit) return new Promise<void>((r) => drained.push(r));
@@ -408,6 +416,22 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
     const isTolerant = (t: CapturedTxn) =>
       tolerantUntil !== undefined && compareLsn(t.commitLsn, tolerantUntil) <= 0;
 
+    // Where the source is, before the first report: a backlog is read from the start.
+    try {
+      monitor = await connectPg(opts.source, 'ferry-cdc-monitor');
+      const { rows } = await monitor.query<{ lsn: string }>(
+        'SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn',
+      );
+      totals.sourceLsn = maxLsn(totals.sourceLsn, rows[0].lsn);
+    } catch {
+      // The periodic report retries.
+    }
+    /** Still reading a backlog: the source is well ahead of what arrived. */
+    const backlog = () =>
+      lsnToBigInt(totals.sourceLsn) - lsnToBigInt(maxLsn(stream.receivedLsn, totals.appliedLsn)) >
+      BACKLOG_BYTES;
+    let waitingSince: number | undefined;
+
     // The apply loop.
     for (;;) {
       if (stopping) break;
@@ -415,6 +439,16 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
         await waitWork();
         continue;
       }
+      // While a backlog streams in, let a batch grow for a moment: each one costs round trips and a
+      // commit, and compaction folds more per key in a bigger one. Caught up, it goes at once.
+      if (queuedChanges < MIN_BACKLOG_BATCH && queuedBytes < batchBytes && backlog()) {
+        waitingSince ??= Date.now();
+        if (Date.now() - waitingSince < MAX_BATCH_WAIT_MS) {
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
+      }
+      waitingSince = undefined;
       const first = queue.peek()!;
       const batch: CapturedTxn[] = [];
       let bytes = 0;
@@ -433,6 +467,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
         }
       }
       queuedBytes -= batch.reduce((n, t) => n + t.bytes, 0);
+      queuedChanges -= count;
       if (queuedBytes <= memLimit && drained.length) {
         const d = drained;
         drained = [];

@@ -275,8 +275,15 @@ export class ChangeStream {
       }
       keepalive(l);
     });
+    let sinceYield = 0;
     service.on('data', (lsn: string, msg: Pgoutput.Message) => {
-      const r = this.handle(msg, handlers, spillBytes, spillDir);
+      let r = this.handle(msg, handlers, spillBytes, spillDir);
+      // The library drains its queue in a tight await loop: without a macrotask now and then, replies
+      // on the target connection (the apply running meanwhile) would wait until a backlog is read.
+      if (r === undefined && ++sinceYield >= 256) {
+        sinceYield = 0;
+        r = new Promise<void>((resolve) => setImmediate(resolve));
+      }
       if (r === undefined) {
         release();
         return undefined;
