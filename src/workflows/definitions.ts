@@ -7,7 +7,7 @@
 //   scope      the schemas/tables a PoC dumps (empty = the whole database)
 //   scratch    the throw-away database on the target server a PoC restores into
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CdcTableCounters } from '../engine/cdc/types';
+import type { CdcProgress, CdcTableCounters } from '../engine/cdc/types';
 
 export const GATES = ['poc'] as const;
 export type GateName = (typeof GATES)[number];
@@ -236,21 +236,8 @@ export interface CdcInput {
 
 export type CdcPhase = 'full-load' | 'preparing' | 'streaming' | 'paused' | 'stopping' | 'stopped' | 'failed';
 
-/** Live CDC figures, as the streaming activity reports them (engine CdcProgress, minus per-table detail). */
-export interface CdcLag {
-  appliedLsn: string;
-  sourceLsn: string;
-  lagBytes: number;
-  lagSeconds: number;
-  lastCommitTime?: string;
-  txns: number;
-  changes: number;
-  batches: number;
-  applied: number;
-  conflicts: number;
-  changesPerSecond: number;
-  at: string;
-}
+/** Live CDC figures, as the streaming activity reports them: the engine's progress minus per-table detail. */
+export type CdcLag = Omit<CdcProgress, 'slotName' | 'receivedLsn' | 'tables'>;
 
 /** Per-table CDC counters (DMS table statistics: inserts, updates, deletes, truncates). */
 export type CdcTableStats = CdcTableCounters;

@@ -49,21 +49,8 @@ describe('ferry migrate start/stop, status and slots for CDC (CLI, migrationType
     const doc = YAML.parse(await fs.readFile(m.configPath, 'utf8'));
     doc.temporal = { address: env.address, namespace: 'default', taskQueue };
     await fs.writeFile(m.configPath, YAML.stringify(doc));
-    const source = {
-      endpointId: 'onsite',
-      host: m.source.host,
-      port: m.source.port,
-      database: src.db,
-      user: m.source.user,
-      password: m.source.password,
-    };
-    const target = {
-      ...source,
-      endpointId: 'aurora',
-      port: m.target.port,
-      database: m.targetDb,
-      password: m.target.password,
-    };
+    const source = m.sourceConn;
+    const target = m.targetConn;
     // The target is loaded by other means first (as DMS expects for a cdc task): a quiet source, copied.
     const catalog = await readSourceCatalog(source);
     const files = await loadMappingFiles(undefined, path.join(m.dir, 'settings.json'));

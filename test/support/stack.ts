@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { seedSampleDatabase } from '../../src/dev/seed';
+import type { PgConnInfo } from '../../src/engine/connection';
 import { connect, dropDatabase, freshDatabase, TestServer, testServer } from './pg';
 
 export interface TestMigration {
@@ -16,6 +17,9 @@ export interface TestMigration {
   target: TestServer;
   sourceDb: string;
   targetDb: string;
+  /** The engine's connection settings of the two endpoints (as the config's `onsite` and `aurora`). */
+  sourceConn: PgConnInfo;
+  targetConn: PgConnInfo;
   cleanup(): Promise<void>;
 }
 
@@ -127,6 +131,22 @@ export async function testMigration(opts: {
     target,
     sourceDb,
     targetDb,
+    sourceConn: {
+      endpointId: 'onsite',
+      host: source.host,
+      port: source.port,
+      database: sourceDb,
+      user: source.user,
+      password: source.password,
+    },
+    targetConn: {
+      endpointId: 'aurora',
+      host: target.host,
+      port: target.port,
+      database: targetDb,
+      user: target.user,
+      password: target.password,
+    },
     async cleanup() {
       await dropDatabase(target, targetDb);
       await fs.rm(dir, { recursive: true, force: true });

@@ -57,14 +57,7 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
         TargetMetadata: { FullLobMode: true, LimitedSizeLobMode: false, BatchApplyEnabled: true },
       },
     });
-    const source = {
-      endpointId: 'onsite',
-      host: m.source.host,
-      port: m.source.port,
-      database: src.db,
-      user: m.source.user,
-      password: m.source.password,
-    };
+    const source = m.sourceConn;
     // A Temporal server of our own, on SQLite, so it can be restarted with its workflows.
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-cdc-crash-'));
     const port = await pickPort();

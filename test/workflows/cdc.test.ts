@@ -30,14 +30,7 @@ describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)
   let sourceDb: string | undefined;
   after(async () => {
     if (m) {
-      const conn = {
-        endpointId: 'onsite',
-        host: m.source.host,
-        port: m.source.port,
-        database: m.sourceDb,
-        user: m.source.user,
-        password: m.source.password,
-      };
+      const conn = m.sourceConn;
       for (const s of [`ferry_${m.name.replace(/-/g, '_')}`]) await dropSlot(conn, s).catch(() => undefined);
       await m.cleanup();
     }
@@ -58,14 +51,7 @@ describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)
       },
       cdc: { progressSeconds: 1 },
     });
-    const source = {
-      endpointId: 'onsite',
-      host: m.source.host,
-      port: m.source.port,
-      database: src.db,
-      user: m.source.user,
-      password: m.source.password,
-    };
+    const source = m.sourceConn;
     const env = await temporalEnv();
     const taskQueue = `cdc-${m.name}`;
     const worker = await Worker.create({
