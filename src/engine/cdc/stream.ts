@@ -234,7 +234,10 @@ export class ChangeStream {
     const service = new LogicalReplicationService(config, {
       // Never let the library confirm on its own: only ack() after the target commit moves the slot.
       acknowledge: { auto: false, timeoutSeconds: 0 },
-      flowControl: { enabled: true },
+      // Messages are handed over as they are parsed, keepalives in their place among them (the
+      // library's flow control queues data but not keepalives, and awaits a promise per message).
+      // Backpressure is ours: the socket is paused while onTxn's promise is pending.
+      flowControl: { enabled: false },
     });
     this.service = service;
     const spillBytes = this.opts.spillBytes ?? 64 << 20;
@@ -243,55 +246,22 @@ export class ChangeStream {
     const failure = new Promise<never>((_, reject) => (failed = reject));
     failure.catch(() => undefined);
     service.on('error', (e: Error) => failed(e));
-    const keepalive = (l: string) => {
+    service.on('heartbeat', (lsn: string) => {
+      const l = norm(lsn);
       if (lsnToBigInt(l) > lsnToBigInt(this.receivedLsn)) this.receivedLsn = l;
       handlers.onKeepalive?.(l);
-    };
-    // With flow control the library queues data messages and hands them over one at a time, but emits a
-    // keepalive the moment it is read: a keepalive can overtake data sent before it (its walEnd covers
-    // that data). Reported then, a caller with nothing in hand would confirm past transactions still in
-    // the queue (lost after a crash) and an untilLsn run would stop before applying them. So a keepalive
-    // waits until the data before it is handed over; if the server asks for a reply meanwhile, the last
-    // confirmed position is repeated (the walsender drops a session that stays silent).
-    let deferred: string | undefined;
-    let busy = false;
-    const queued = (): number => {
-      // The library's queue of parsed, not yet emitted messages (pg-logical-replication 2.5).
-      const q = (service as unknown as { _messageQueue?: unknown })._messageQueue;
-      return Array.isArray(q) ? q.length : 0;
-    };
-    const release = () => {
-      if (deferred === undefined || busy || queued() > 0) return;
-      const l = deferred;
-      deferred = undefined;
-      keepalive(l);
-    };
-    service.on('heartbeat', (lsn: string, _time: number, shouldRespond: boolean) => {
-      const l = norm(lsn);
-      if (busy || queued() > 0) {
-        deferred = deferred === undefined || lsnToBigInt(l) > lsnToBigInt(deferred) ? l : deferred;
-        if (shouldRespond) this.ack(this.acked);
-        return;
-      }
-      keepalive(l);
     });
-    let sinceYield = 0;
-    service.on('data', (lsn: string, msg: Pgoutput.Message) => {
-      let r = this.handle(msg, handlers, spillBytes, spillDir);
-      // The library drains its queue in a tight await loop: without a macrotask now and then, replies
-      // on the target connection (the apply running meanwhile) would wait until a backlog is read.
-      if (r === undefined && ++sinceYield >= 256) {
-        sinceYield = 0;
-        r = new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (r === undefined) {
-        release();
-        return undefined;
-      }
-      busy = true;
-      return r.finally(() => {
-        busy = false;
-        release();
+    /** The replication connection's socket (pg-logical-replication 2.5 keeps the pg Connection private). */
+    const socket = () =>
+      (service as unknown as { _connection?: { stream?: { pause(): void; resume(): void } } })._connection
+        ?.stream;
+    let paused = 0;
+    service.on('data', (_lsn: string, msg: Pgoutput.Message) => {
+      const r = this.handle(msg, handlers, spillBytes, spillDir);
+      if (r === undefined) return;
+      if (paused++ === 0) socket()?.pause();
+      r.catch((e: unknown) => failed(e)).finally(() => {
+        if (--paused === 0) socket()?.resume();
       });
     });
     const plugin = new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [this.opts.publication] });
