@@ -216,8 +216,6 @@ export class ChangeStream {
   private stopped = false;
   /** Highest position seen in the stream (data or keepalive). */
   receivedLsn = '0/0';
-  /** The position last confirmed through ack(). */
-  private acked = '0/0';
 
   /** True between a transaction's BEGIN and COMMIT: its changes are arriving. */
   get inTxn(): boolean {
@@ -321,7 +319,6 @@ export class ChangeStream {
     // The library reports lsn + 1 (it takes "the last byte received"); pass lsn - 1 so the slot's
     // confirmed_flush_lsn becomes exactly `lsn`: the next transaction's commit may start right there.
     const v = lsnToBigInt(lsn);
-    this.acked = lsn;
     if (v === 0n) {
       if (ping) void this.service?.acknowledge('0/0', true).catch(() => undefined);
       return;
