@@ -285,6 +285,9 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
         confirmed = lsn;
         stream.ack(lsn);
       }
+      // Passed while idle (empty transactions, keepalives): nothing before it waits to be applied, so the
+      // reported position moves too, or a quiet source would look stuck behind its last change.
+      if (compareLsn(lsn, totals.appliedLsn) > 0) totals.appliedLsn = lsn;
       if (reachedUntil()) stop();
     };
     const onKeepalive = (walEnd: string) => {
@@ -394,7 +397,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       }
       const appliedAt = Date.now();
       for (const t of batch) removeSpill(t);
-      totals.appliedLsn = last.endLsn;
+      totals.appliedLsn = maxLsn(totals.appliedLsn, last.endLsn);
       totals.lastCommitTime = new Date(last.commitTime).toISOString();
       totals.txns += batch.length;
       totals.changes += changes;

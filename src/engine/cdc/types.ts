@@ -87,7 +87,10 @@ export interface CdcTableCounters {
 /** Where a CDC run is, as its heartbeats and the workflow's lag query report it. */
 export interface CdcProgress {
   slotName: string;
-  /** End LSN of the last transaction committed on the target ('0/0' before the first). */
+  /**
+   * Everything before this LSN is on the target or was not captured: the end LSN of the last
+   * transaction committed on the target, or a later position passed while idle.
+   */
   appliedLsn: string;
   /** Highest LSN received from the source (data or keepalive). */
   receivedLsn: string;
