@@ -28,7 +28,7 @@ import {
   cdcPlanSignal,
   cdcProgressSignal,
 } from '../workflows/definitions';
-import { endpointConn, migrationContext, sourceDatabase } from './context';
+import { migrationEndpoints } from './context';
 import { wrap } from './failures';
 import { cdcNames, compileMigrationPlan } from './full-load';
 
@@ -55,12 +55,7 @@ export function lagOf(p: CdcProgress): CdcLag {
 }
 
 export function createCdcActivities(deps: CdcActivityDeps) {
-  async function endpoints(migration: string) {
-    const ctx = await migrationContext(deps.configPath, migration);
-    const source = await endpointConn(ctx.cfg, ctx.source, sourceDatabase(ctx.m, ctx.source));
-    const target = await endpointConn(ctx.cfg, ctx.target);
-    return { ...ctx, sourceConn: source, targetConn: target };
-  }
+  const endpoints = (migration: string) => migrationEndpoints(deps.configPath, migration);
 
   async function tablesOf(migration: string): Promise<Record<string, CdcTableStats>> {
     const { targetConn } = await endpoints(migration);

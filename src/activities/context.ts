@@ -40,3 +40,14 @@ export async function endpointConn(
 export function sourceDatabase(m: MigrationConfig, ep: EndpointConfig): string {
   return m.database ?? ep.database;
 }
+
+/** The migration with both endpoints' connection settings (secrets resolved): the source at its database. */
+export async function migrationEndpoints(
+  configPath: string,
+  migration: string,
+): Promise<MigrationContext & { sourceConn: PgConnInfo; targetConn: PgConnInfo }> {
+  const ctx = await migrationContext(configPath, migration);
+  const sourceConn = await endpointConn(ctx.cfg, ctx.source, sourceDatabase(ctx.m, ctx.source));
+  const targetConn = await endpointConn(ctx.cfg, ctx.target);
+  return { ...ctx, sourceConn, targetConn };
+}

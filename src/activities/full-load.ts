@@ -44,7 +44,7 @@ import {
 import type { MigrationConfig } from '../config';
 import type { Finding, MigrationPlan, SourceCatalog, TablePlan } from '../mapping/types';
 import type { TableRef } from '../workflows/definitions';
-import { endpointConn, migrationContext, sourceDatabase } from './context';
+import { migrationEndpoints } from './context';
 import { wrap } from './failures';
 import { withHeartbeat } from './heartbeat';
 
@@ -100,12 +100,7 @@ function tableOf(plan: MigrationPlan, key: string): TablePlan {
 export function createFullLoadActivities(deps: FullLoadActivityDeps) {
   const hbMs = deps.heartbeatMs ?? 5_000;
 
-  async function endpoints(migration: string) {
-    const ctx = await migrationContext(deps.configPath, migration);
-    const source = await endpointConn(ctx.cfg, ctx.source, sourceDatabase(ctx.m, ctx.source));
-    const target = await endpointConn(ctx.cfg, ctx.target);
-    return { ...ctx, sourceConn: source, targetConn: target };
-  }
+  const endpoints = (migration: string) => migrationEndpoints(deps.configPath, migration);
 
   async function planFor(target: PgConnInfo, migration: string, planId: string) {
     return loadPlan(target, migration, planId);
