@@ -2,7 +2,7 @@
 // window (an hour by default), heartbeating its position and signalling lag and rates to its workflow;
 // its position lives on the target (ferry.cdc_progress), so a retry anywhere resumes exactly there.
 import { Context } from '@temporalio/activity';
-import { connectPg } from '../engine/connection';
+import { connectPg, type PgConnInfo } from '../engine/connection';
 import { ensureControlTables } from '../engine/fullload';
 import { savePlan, loadPlan } from '../engine/plan-store';
 import {
@@ -57,8 +57,7 @@ export function lagOf(p: CdcProgress): CdcLag {
 export function createCdcActivities(deps: CdcActivityDeps) {
   const endpoints = (migration: string) => migrationEndpoints(deps.configPath, migration);
 
-  async function tablesOf(migration: string): Promise<Record<string, CdcTableStats>> {
-    const { targetConn } = await endpoints(migration);
+  async function tablesOf(targetConn: PgConnInfo, migration: string): Promise<Record<string, CdcTableStats>> {
     const c = await connectPg(targetConn, 'ferry-cdc-status');
     try {
       const all = await tableCounters(c, migration);
@@ -190,7 +189,7 @@ export function createCdcActivities(deps: CdcActivityDeps) {
               sending = true;
               lastSignal = Date.now();
               // The workflow's lag query answers from these; a lost one is replaced by the next.
-              void tablesOf(m.name)
+              void tablesOf(targetConn, m.name)
                 .then((tables) => workflow.signal(cdcProgressSignal, { lag, tables }))
                 .catch(() => undefined)
                 .finally(() => (sending = false));
@@ -198,7 +197,7 @@ export function createCdcActivities(deps: CdcActivityDeps) {
           });
           return {
             lag: lagOf(final),
-            tables: await tablesOf(m.name),
+            tables: await tablesOf(targetConn, m.name),
             start,
             added: adopted?.added ?? [],
             findings: adopted?.findings ?? [],
