@@ -7,6 +7,7 @@ import { ErrorType, FerryError } from '../../errors';
 import type { MigrationPlan, SourceCatalog } from '../../mapping/types';
 import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint } from '../connection';
 import { Applier } from './apply';
+import { readCurrentLsn, slotInfo } from './source';
 import { ensureCdcTables, readProgress, recordBatch } from './progress';
 import { type CapturedTxn, ChangeStream, readSpill, removeSpill } from './stream';
 import {
@@ -240,7 +241,13 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       [opts.migration],
     );
     const suspended = new Set<TableKey>(susp.map((r) => r.table_name));
-    const startLsn = stored?.appliedLsn ?? opts.startLsn ?? '0/0';
+    // Without a stored or given position the stream starts where the slot is: count lag from there,
+    // not from 0/0 (which would report the whole WAL as lag until the first keepalive).
+    const startLsn =
+      stored?.appliedLsn ??
+      opts.startLsn ??
+      (await slotInfo(opts.source, opts.slotName))?.confirmedFlushLsn ??
+      '0/0';
     totals.appliedLsn = startLsn;
     confirmed = startLsn;
     if (stored) {
@@ -307,20 +314,24 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       },
     );
 
+    /** The source's WAL position into totals.sourceLsn, on a session kept for it; false on failure. */
+    const readSourceLsn = async (): Promise<boolean> => {
+      try {
+        monitor ??= await connectPg(opts.source, 'ferry-cdc-monitor');
+        totals.sourceLsn = maxLsn(totals.sourceLsn, await readCurrentLsn(monitor));
+        return true;
+      } catch {
+        monitor?.end().catch(() => undefined);
+        monitor = undefined;
+        return false;
+      }
+    };
     const report = (() => {
       let lastAt = Date.now();
       let lastChanges = totals.changes;
       const once = async () => {
-        try {
-          monitor ??= await connectPg(opts.source, 'ferry-cdc-monitor');
-          const { rows } = await monitor.query<{ lsn: string }>(
-            'SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn',
-          );
-          totals.sourceLsn = maxLsn(totals.sourceLsn, rows[0].lsn);
-        } catch {
-          monitor?.end().catch(() => undefined);
-          monitor = undefined;
-        }
+        // On failure the last known source position stands; the next report tries again.
+        await readSourceLsn();
         const now = Date.now();
         const pos = maxLsn(totals.appliedLsn, confirmed);
         totals.receivedLsn = maxLsn(stream.receivedLsn, pos);
@@ -419,16 +430,9 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
     const isTolerant = (t: CapturedTxn) =>
       tolerantUntil !== undefined && compareLsn(t.commitLsn, tolerantUntil) <= 0;
 
-    // Where the source is, before the first report: a backlog is read from the start.
-    try {
-      monitor = await connectPg(opts.source, 'ferry-cdc-monitor');
-      const { rows } = await monitor.query<{ lsn: string }>(
-        'SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn',
-      );
-      totals.sourceLsn = maxLsn(totals.sourceLsn, rows[0].lsn);
-    } catch {
-      // The periodic report retries.
-    }
+    // Where the source is, before the first report: a backlog is read from the start. (On failure
+    // the periodic report retries.)
+    await readSourceLsn();
     /** Still reading a backlog: the source is well ahead of what arrived. */
     const backlog = () =>
       lsnToBigInt(totals.sourceLsn) - lsnToBigInt(maxLsn(stream.receivedLsn, totals.appliedLsn)) >

@@ -627,7 +627,8 @@ export async function currentWalLsn(conn: PgConnInfo): Promise<string> {
   return withClient(conn, 'ferry-cdc-source', (c) => readCurrentLsn(c));
 }
 
-async function readCurrentLsn(c: Client): Promise<string> {
+/** The server's WAL position on an open session (a standby's replay position). */
+export async function readCurrentLsn(c: Client): Promise<string> {
   const { rows } = await c.query<{ lsn: string }>(
     `SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
                   ELSE pg_catalog.pg_current_wal_lsn() END)::text AS lsn`,
