@@ -7,7 +7,7 @@ import { ErrorType, FerryError } from '../../errors';
 import type { MigrationPlan, SourceCatalog } from '../../mapping/types';
 import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint } from '../connection';
 import { Applier } from './apply';
-import { readCurrentLsn, slotInfo } from './source';
+import { readCurrentLsn } from './source';
 import { ensureCdcTables, readProgress, recordBatch } from './progress';
 import { type CapturedTxn, ChangeStream, readSpill, removeSpill } from './stream';
 import {
@@ -241,13 +241,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       [opts.migration],
     );
     const suspended = new Set<TableKey>(susp.map((r) => r.table_name));
-    // Without a stored or given position the stream starts where the slot is: count lag from there,
-    // not from 0/0 (which would report the whole WAL as lag until the first keepalive).
-    const startLsn =
-      stored?.appliedLsn ??
-      opts.startLsn ??
-      (await slotInfo(opts.source, opts.slotName))?.confirmedFlushLsn ??
-      '0/0';
+    const startLsn = stored?.appliedLsn ?? opts.startLsn ?? '0/0';
     totals.appliedLsn = startLsn;
     confirmed = startLsn;
     if (stored) {
