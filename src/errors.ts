@@ -62,6 +62,11 @@ export const ErrorType = {
    * lists every problem with the exact change to make (engine/cdc/source.ts). Retrying changes nothing.
    */
   REPLICATION_NOT_READY: 'REPLICATION_NOT_READY',
+  /**
+   * The premigration assessment found blockers and no approver overrode them at gate `assessment`
+   * (rejected or timed out): fix what the findings say and start again, or override with a reason.
+   */
+  ASSESSMENT_BLOCKED: 'ASSESSMENT_BLOCKED',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -83,6 +88,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.DATA_REJECTED,
   ErrorType.LOAD_STATE_CONFLICT,
   ErrorType.REPLICATION_NOT_READY,
+  ErrorType.ASSESSMENT_BLOCKED,
 ];
 
 /**

@@ -8,6 +8,7 @@ import { wrap } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { createFullLoadActivities } from './full-load';
 import { createCdcActivities } from './cdc';
+import { createRunbookActivities } from './runbook';
 import {
   buildFallbackPlan,
   dropScratchDatabase,
@@ -35,6 +36,8 @@ export interface MigrationBrief {
   target: string;
   database: string;
   approvers: string[];
+  /** The database's first owner from the inventory (name), for the FerryOwner search attribute. */
+  owner?: string;
   poc: { scope: PocScope; sizeCapMb: number; compression: number; jobs: number };
 }
 
@@ -55,15 +58,19 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createFullLoadActivities(deps),
     ...createCdcActivities(deps),
+    ...createRunbookActivities(deps),
     async describeMigration(input: { migration: string }): Promise<MigrationBrief> {
       return wrap(async () => {
-        const { m, source } = await context(input.migration);
+        const { cfg, m, source } = await context(input.migration);
+        const database = sourceDatabase(m, source);
+        const owner = getInventoryFor(cfg, m.source, database)?.owners[0]?.name;
         return {
           migration: m.name,
           source: m.source,
           target: m.target,
-          database: sourceDatabase(m, source),
+          database,
           approvers: m.approvers,
+          ...(owner && { owner }),
           poc: {
             scope: { schemas: m.poc.schemas, tables: m.poc.tables },
             sizeCapMb: m.poc.sizeCapMb,

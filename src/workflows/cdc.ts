@@ -13,6 +13,7 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -24,6 +25,9 @@ import {
   type CdcStart,
   type CdcStatus,
   type CdcStopRequest,
+  type ValidationView,
+  assessmentQuery,
+  tableStatisticsQuery,
   cdcPlanSignal,
   cdcProgressSignal,
   cdcStatusQuery,
@@ -31,8 +35,19 @@ import {
   resumeCdc,
   stopCdc,
 } from './definitions';
-import { errorMessage, errorType, MIGRATION, PENDING_GATE, PHASE, retryPolicy } from './common';
+import {
+  errorMessage,
+  errorType,
+  LAG_BUCKET,
+  lagBucket,
+  MIGRATION,
+  PENDING_GATE,
+  PHASE,
+  retryPolicy,
+} from './common';
 import { fullLoad } from './full-load';
+import { assessmentGate, Runbook } from './runbook';
+import { tableStatistics } from './table-stats';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -58,10 +73,14 @@ function initialStatus(input: CdcInput): CdcStatus {
     windows: 0,
     runs: 1,
     controls: [],
+    approvals: [],
     findings: [],
     timings: {},
   };
 }
+
+/** After the first full pass, re-check pending keys each interval and run a full pass every this many. */
+const FULL_VALIDATION_EVERY = 12;
 
 export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
   const status: CdcStatus = input.carried
@@ -79,11 +98,15 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     ]);
   };
   upsertSearchAttributes([{ key: MIGRATION, value: input.migration }]);
+  const rb = new Runbook(input, status);
 
   let paused = input.paused ?? false;
   let stopRequest: CdcStopRequest | undefined;
-  const record = (action: 'pause' | 'resume' | 'stop', req: CdcControlRequest) =>
+  const record = (action: 'pause' | 'resume' | 'stop', req: CdcControlRequest) => {
     status.controls.push({ action, by: req.by, ...(req.reason && { reason: req.reason }), at: now() });
+    const dropSlot = action === 'stop' && !!(req as CdcStopRequest).dropSlot;
+    rb.audit.record(action, req.by, req.reason, dropSlot ? { dropSlot } : undefined);
+  };
   const validate = (req: CdcControlRequest) => {
     if (!req || typeof req.by !== 'string' || !req.by.trim()) {
       throw new Error('say who asks: --by <name> is required');
@@ -108,12 +131,39 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
   };
   setHandler(cdcPlanSignal, adopt);
   setHandler(cdcStatusQuery, () => status);
+  setHandler(assessmentQuery, () => status.assessment);
+  setHandler(tableStatisticsQuery, () =>
+    tableStatistics({
+      fullLoadRows: status.fullLoadRows,
+      cdc: status.tables,
+      validation: status.validation,
+      updatedAt: status.tableUpdatedAt,
+      adopted: [...adopted],
+    }),
+  );
+  let bucket = '';
+  const progress = (p: { lag: CdcStatus['lag'] & object; tables: CdcStatus['tables'] }) => {
+    const changed = status.tableUpdatedAt ?? {};
+    for (const [key, c] of Object.entries(p.tables)) {
+      const before = status.tables[key];
+      if (!before || before.inserts !== c.inserts || before.updates !== c.updates || before.deletes !== c.deletes) {
+        if (c.inserts + c.updates + c.deletes + c.truncates > 0) changed[key] = p.lag.at;
+      }
+    }
+    status.tableUpdatedAt = changed;
+    status.lag = p.lag;
+    status.tables = p.tables;
+    const b = lagBucket(p.lag.lagSeconds, p.lag.lagBytes);
+    if (b !== bucket) {
+      bucket = b;
+      upsertSearchAttributes([{ key: LAG_BUCKET, value: b }]);
+    }
+  };
   setHandler(cdcProgressSignal, (p) => {
     // Signals from a window that ended may arrive late: never move the position back. (Counters are
     // not monotonic across windows: each window counts from the position stored on the target.)
     if (status.lag && lsnValue(p.lag.appliedLsn) < lsnValue(status.lag.appliedLsn)) return;
-    status.lag = p.lag;
-    status.tables = p.tables;
+    progress(p);
   });
   setHandler(
     pauseCdc,
@@ -156,7 +206,35 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
   const historyFull = () =>
     workflowInfo().historyLength > historyLimit || workflowInfo().continueAsNewSuggested;
 
+  const validation = proxyActivities<Activities>({
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: hb,
+    retry: retryPolicy(10),
+  });
+  /** Validation while streaming: a full pass, then re-checks of pending keys, a full pass now and then. */
+  const validateWhileStreaming = async () => {
+    const every = Math.max(10, input.validationIntervalSeconds ?? 300);
+    let passes = status.validation?.passes ?? 0;
+    for (;;) {
+      await condition(() => status.phase === 'streaming');
+      const mode = passes % FULL_VALIDATION_EVERY === 0 ? 'full' : 'pending';
+      const v: ValidationView = await validation.validateData({ migration: input.migration, mode, cdc: true });
+      passes++;
+      status.validation = { ...v, passes };
+      if (!v.enabled) return;
+      await sleep(every * 1000);
+    }
+  };
+  const validationScope = new CancellationScope();
+  let validating: Promise<void> | undefined;
+
   try {
+    if (!input.carried) {
+      await rb.begin({ recordStart: true });
+      await assessmentGate(input, status, rb, setPhase);
+    } else {
+      await rb.begin({ recordStart: false });
+    }
     if (!start) {
       if (input.mode === 'full-load-and-cdc') {
         setPhase('full-load');
@@ -166,6 +244,9 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
           args: [{ migration: input.migration, ...input.fullLoad, cdc: true }],
         });
         for (const f of loaded.findings) status.findings.push(`full load: ${f}`);
+        status.fullLoadRows = Object.fromEntries(
+          loaded.tables.map((t) => [t.key, { target: t.target, rows: t.rows, at: t.finishedAt }]),
+        );
         if (!loaded.cdc) {
           throw ApplicationFailure.nonRetryable('the full load returned no CDC start point', 'LOAD_FAILED');
         }
@@ -186,10 +267,16 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     status.slot = { name: start.slotName, dropped: false };
     await quick.ensureCdcControl({ migration: input.migration });
 
+    validating = validationScope.run(validateWhileStreaming).catch((err) => {
+      if (!isCancellation(err)) status.findings.push(`warning: validation stopped: ${errorMessage(err)}`);
+    });
     const windowSeconds = Math.max(60, (input.windowMinutes ?? 60) * 60);
     const progressSeconds = Math.max(1, input.progressSeconds ?? 10);
     while (!stopRequest) {
       if (historyFull()) {
+        validationScope.cancel();
+        await validating;
+        await rb.audit.flush();
         await continueAsNew<typeof cdcMigration>({ ...input, start, paused, carried: { ...status } });
       }
       if (paused) {
@@ -212,8 +299,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
       const ended = run.then(
         (r) => {
           finished = true;
-          status.lag = r.lag;
-          status.tables = r.tables;
+          progress(r);
           status.windows++;
           if (r.added.length) adopt(r);
         },
@@ -230,6 +316,8 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     }
 
     setPhase('stopping');
+    validationScope.cancel();
+    await validating;
     if (stopRequest.dropSlot) {
       const dropped = await quick.dropCdcSlot({
         migration: input.migration,
@@ -259,9 +347,12 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
       }
     }
     setPhase('stopped');
+    await rb.audit.flush();
     return status;
   } catch (err) {
     if (isCancellation(err) || err instanceof ContinueAsNew) throw err;
+    validationScope.cancel();
+    await rb.audit.flush();
     status.error = errorMessage(err);
     setPhase('failed');
     throw ApplicationFailure.nonRetryable(

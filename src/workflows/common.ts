@@ -17,6 +17,18 @@ export function retryPolicy(maximumAttempts: number) {
 export const PHASE = defineSearchAttributeKey('FerryPhase', SearchAttributeType.KEYWORD);
 export const MIGRATION = defineSearchAttributeKey('FerryMigration', SearchAttributeType.KEYWORD);
 export const PENDING_GATE = defineSearchAttributeKey('FerryPendingGate', SearchAttributeType.KEYWORD);
+export const DATABASE = defineSearchAttributeKey('FerryDatabase', SearchAttributeType.KEYWORD);
+export const OWNER = defineSearchAttributeKey('FerryOwner', SearchAttributeType.KEYWORD);
+export const LAG_BUCKET = defineSearchAttributeKey('FerryLagBucket', SearchAttributeType.KEYWORD);
+
+/** The CDC lag as a search-attribute bucket, so the Temporal UI can filter migrations that lag. */
+export function lagBucket(lagSeconds: number | undefined, lagBytes: number | undefined): string {
+  if (!lagBytes || lagSeconds === undefined) return 'none';
+  if (lagSeconds < 10) return '<10s';
+  if (lagSeconds < 60) return '<1m';
+  if (lagSeconds < 600) return '<10m';
+  return '>=10m';
+}
 
 /** The innermost message: the activity's own words, not "Activity task failed". */
 export function errorMessage(err: unknown): string {
@@ -31,4 +43,20 @@ export function errorType(err: unknown): string | undefined {
   if (err instanceof ApplicationFailure) return err.type ?? undefined;
   if (err instanceof Error && err.cause) return errorType(err.cause);
   return undefined;
+}
+
+/** '7 days' | '30 minutes' | '10s' | milliseconds → milliseconds. */
+export function parseTimeout(s: string | number): number {
+  if (typeof s === 'number') return s;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*$/i.exec(s);
+  if (!m)
+    throw ApplicationFailure.nonRetryable(
+      `invalid gate timeout "${s}"; use e.g. "7 days" or "30m"`,
+      'CONFIG_INVALID',
+    );
+  const n = Number(m[1]);
+  const u = m[2].toLowerCase();
+  const mult =
+    u === 'ms' ? 1 : u.startsWith('s') ? 1e3 : u.startsWith('m') ? 6e4 : u.startsWith('h') ? 3.6e6 : 8.64e7;
+  return n * mult;
 }

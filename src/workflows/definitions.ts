@@ -9,7 +9,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CdcProgress, CdcTableCounters } from '../engine/cdc/types';
 
-export const GATES = ['poc'] as const;
+export const GATES = ['poc', 'assessment'] as const;
 export type GateName = (typeof GATES)[number];
 
 /** Custom search attributes (all Keyword), registered by `ferry dev up` and the test server. */
@@ -17,6 +17,10 @@ export const SEARCH_ATTRIBUTES = [
   { name: 'FerryMigration', type: 'Keyword' },
   { name: 'FerryPhase', type: 'Keyword' },
   { name: 'FerryPendingGate', type: 'Keyword' },
+  { name: 'FerryDatabase', type: 'Keyword' },
+  { name: 'FerryOwner', type: 'Keyword' },
+  /** CDC lag bucket: `none` (caught up), `<10s`, `<1m`, `<10m`, `>=10m`. */
+  { name: 'FerryLagBucket', type: 'Keyword' },
 ] as const;
 
 export interface PocScope {
@@ -117,9 +121,93 @@ export const approveGate = defineUpdate<ApprovalRecord, [ApprovalRequest]>('appr
 export const rejectGate = defineUpdate<ApprovalRecord, [ApprovalRequest]>('rejectGate');
 export const statusQuery = defineQuery<PocStatus>('status');
 
+// ---- assessment, validation, table statistics (shared by the full-load and CDC workflows) --------
+
+/** Start options every data-moving workflow takes. */
+export interface RunbookOptions {
+  /** Who started it (`--by`, else the operator's OS user): recorded in the audit trail. */
+  requestedBy?: string;
+  /** Skip the premigration assessment (recorded in the audit trail). Default: run it. */
+  skipAssessment?: boolean;
+  /** Timeout of the `assessment` gate, e.g. '7 days' (default); on timeout the migration fails. */
+  gateTimeout?: string;
+}
+
+/** One assessment finding, as `ferry assess --json` prints it. */
+export interface AssessmentFindingView {
+  id: string;
+  severity: 'blocker' | 'warning' | 'info';
+  /** The endpoint, schema, table or setting concerned, e.g. `table:public.orders`. */
+  object: string;
+  message: string;
+  advice: string;
+}
+
+export interface AssessmentView {
+  blocked: boolean;
+  counts: { blocker: number; warning: number; info: number };
+  /** Blockers and warnings first; at most 50 (all of them are stored on the target). */
+  findings: AssessmentFindingView[];
+  startedAt: string;
+  seconds: number;
+  /** Set when an approver overrode the blockers at gate `assessment`. */
+  overriddenBy?: string;
+  skipped?: boolean;
+}
+
+/** DMS's per-table validation states. */
+export type ValidationState =
+  | 'Validated'
+  | 'Mismatched records'
+  | 'Pending records'
+  | 'Not enabled'
+  | 'Table error'
+  | 'Pending validation'
+  | 'Validation suspended'
+  | 'No primary key';
+
+export interface TableValidationView {
+  key: string;
+  target: string;
+  state: ValidationState | string;
+  sourceRows: number;
+  targetRows: number;
+  mismatched: number;
+  pending: number;
+  lastValidatedAt?: string;
+  error?: string;
+}
+
+export interface ValidationView {
+  enabled: boolean;
+  /** Passes run so far (during CDC: one full pass, then re-checks). */
+  passes: number;
+  mismatches: number;
+  pending: number;
+  tables: TableValidationView[];
+  at?: string;
+}
+
+/** DMS DescribeTableStatistics, per table. */
+export interface TableStatistics {
+  table: string;
+  target: string;
+  inserts: number;
+  updates: number;
+  deletes: number;
+  ddls: number;
+  fullLoadRows: number;
+  validationState: string;
+  /** ISO time of the table's last change of any of the above. */
+  lastUpdateTime?: string;
+}
+
+export const assessmentQuery = defineQuery<AssessmentView | undefined>('assessment');
+export const tableStatisticsQuery = defineQuery<TableStatistics[]>('tableStatistics');
+
 // ---- full load ----------------------------------------------------------------------------------
 
-export interface FullLoadInput {
+export interface FullLoadInput extends RunbookOptions {
   migration: string;
   /** Tables per child workflow: keeps each history small for databases with thousands of tables. */
   tablesPerChild?: number;
@@ -160,7 +248,10 @@ export interface TableStats {
 }
 
 export type FullLoadPhase =
-  'preparing' | 'snapshot' | 'pre-data' | 'loading' | 'post-data' | 'sequences' | 'completed' | 'failed';
+  | 'assessment'
+  | 'awaiting-approval'
+  | 'validation'
+  | 'preparing' | 'snapshot' | 'pre-data' | 'loading' | 'post-data' | 'sequences' | 'completed' | 'failed';
 
 export interface FullLoadStatus {
   migration: string;
@@ -179,6 +270,10 @@ export interface FullLoadStatus {
   findings: string[];
   timings: Record<string, { start: string; end?: string }>;
   postData?: { indexes: number; constraints: number; sequences: number };
+  assessment?: AssessmentView;
+  validation?: ValidationView;
+  pendingGate?: PendingGate;
+  approvals: ApprovalRecord[];
   /** full-load-and-cdc: where CDC picks up. */
   cdc?: CdcStart;
   error?: string;
@@ -213,7 +308,7 @@ export interface CdcStart {
   tolerantUntil?: string;
 }
 
-export interface CdcInput {
+export interface CdcInput extends RunbookOptions {
   migration: string;
   mode: 'full-load-and-cdc' | 'cdc';
   /** Set once the load is done (or the slot is prepared), and by continue-as-new. */
@@ -232,9 +327,11 @@ export interface CdcInput {
   heartbeatTimeout?: string;
   /** Continue as new once history passes this many events (default 5000). */
   historyLimit?: number;
+  /** Seconds between validation passes while streaming (default 300), when validation is enabled. */
+  validationIntervalSeconds?: number;
 }
 
-export type CdcPhase = 'full-load' | 'preparing' | 'streaming' | 'paused' | 'stopping' | 'stopped' | 'failed';
+export type CdcPhase = 'assessment' | 'awaiting-approval' | 'full-load' | 'preparing' | 'streaming' | 'paused' | 'stopping' | 'stopped' | 'failed';
 
 /** Live CDC figures, as the streaming activity reports them: the engine's progress minus per-table detail. */
 export type CdcLag = Omit<CdcProgress, 'slotName' | 'receivedLsn' | 'tables'>;
@@ -266,6 +363,14 @@ export interface CdcStatus {
   runs: number;
   controls: { action: 'pause' | 'resume' | 'stop'; by: string; reason?: string; at: string }[];
   slot?: { name: string; dropped: boolean; retainedWalBytes?: number; active?: boolean };
+  assessment?: AssessmentView;
+  validation?: ValidationView;
+  /** Full-load rows per table (full-load-and-cdc), for the table statistics. */
+  fullLoadRows?: Record<string, { target: string; rows: number; at?: string }>;
+  /** When each table last changed (ISO), for the table statistics. */
+  tableUpdatedAt?: Record<string, string>;
+  pendingGate?: PendingGate;
+  approvals: ApprovalRecord[];
   findings: string[];
   timings: Record<string, { start: string; end?: string }>;
   error?: string;

@@ -35,6 +35,7 @@ export class FullLoadState {
       totals: { tables: 0, completed: 0, rows: 0, bytes: 0, segments: 0, segmentsDone: 0 },
       findings: [],
       timings: {},
+      approvals: [],
     };
   }
 

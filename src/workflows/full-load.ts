@@ -15,6 +15,8 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import {
+  assessmentQuery,
+  tableStatisticsQuery,
   FullLoadInput,
   FullLoadPhase,
   FullLoadStatus,
@@ -26,6 +28,8 @@ import {
 } from './definitions';
 import { beforeLoad, FullLoadState, TABLE_STATES } from './full-load-state';
 import { errorMessage, errorType, MIGRATION, PENDING_GATE, PHASE, retryPolicy } from './common';
+import { assessmentGate, Runbook } from './runbook';
+import { tableStatistics } from './table-stats';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -62,11 +66,21 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
   };
   upsertSearchAttributes([{ key: MIGRATION, value: input.migration }]);
   setHandler(fullLoadStatusQuery, () => state.status);
+  setHandler(assessmentQuery, () => state.status.assessment);
+  setHandler(tableStatisticsQuery, () =>
+    tableStatistics({ load: state.status.tables, validation: state.status.validation }),
+  );
   setHandler(tableProgressSignal, (updates) => updates.forEach((u) => state.applyTableUpdate(u)));
 
   const holderScope = new CancellationScope();
   let holder: Promise<void> | undefined;
+  // Under full-load-and-cdc the parent CDC workflow has assessed and holds the gates and audit trail.
+  const rb = input.cdc ? undefined : new Runbook(input, state.status);
   try {
+    if (rb) {
+      await rb.begin({ recordStart: true });
+      await assessmentGate(input, state.status, rb, phase);
+    }
     phase('preparing');
     const prep = await quick.prepareFullLoad({ migration: input.migration, cdc: input.cdc });
     state.status.planId = prep.planId;
@@ -190,10 +204,24 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
         `${post.constraints} constraints and set ${seq.sequences} sequences`,
     );
     await released;
+    if (!input.cdc) {
+      // Under full-load-and-cdc validation runs while CDC streams (the rows keep changing).
+      phase('validation');
+      const v = await long(hb).validateData({ migration: input.migration, mode: 'full' });
+      state.status.validation = v;
+      if (v.enabled && v.mismatches > 0) {
+        state.addFinding(
+          `warning: validation found ${v.mismatches} mismatched row(s) in ` +
+            `${v.tables.filter((t) => t.mismatched > 0).length} table(s): \`ferry validate ${input.migration}\` lists them`,
+        );
+      }
+    }
+    await rb?.audit.flush();
     phase('completed');
     return state.status;
   } catch (err) {
     holderScope.cancel();
+    await rb?.audit.flush();
     state.status.error = errorMessage(err);
     phase('failed');
     throw ApplicationFailure.nonRetryable(

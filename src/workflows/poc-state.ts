@@ -8,21 +8,16 @@ import type {
   PocStatus,
   StepRecord,
 } from './definitions';
+import { ApprovalRejectedError, GateKeeper } from './gates';
 
 export const POC_STEPS = ['inspect', 'dump', 'restore', 'verify', 'plan', 'approval'] as const;
 export type PocStep = (typeof POC_STEPS)[number];
 
-/** Thrown by the update validators: the request is rejected before it enters history. */
-export class ApprovalRejectedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ApprovalRejectedError';
-  }
-}
+export { ApprovalRejectedError };
 
 export class PocState {
   readonly status: PocStatus;
-  private approvers: string[] = [];
+  private readonly gates: GateKeeper;
 
   constructor(migration: string) {
     this.status = {
@@ -33,10 +28,11 @@ export class PocState {
       approvals: [],
       compensations: [],
     };
+    this.gates = new GateKeeper(this.status);
   }
 
   setApprovers(approvers: string[]): void {
-    this.approvers = [...approvers];
+    this.gates.setApprovers(approvers);
   }
 
   private step(name: PocStep): StepRecord {
@@ -73,55 +69,21 @@ export class PocState {
   }
 
   openGate(name: string, now: Date, deadline?: Date): void {
-    this.status.pendingGate = {
-      name,
-      approvers: [...this.approvers],
-      since: now.toISOString(),
-      deadline: deadline?.toISOString(),
-    };
+    this.gates.open(name, now, deadline);
   }
 
   /** Validator for approve/reject: throws ApprovalRejectedError with the reason it is refused. */
   validate(req: ApprovalRequest): void {
-    const gate = this.status.pendingGate;
-    if (!req || typeof req.by !== 'string' || !req.by.trim()) {
-      throw new ApprovalRejectedError(
-        'an approval needs `by`: who approves (one of the migration approvers)',
-      );
-    }
-    if (!gate) {
-      throw new ApprovalRejectedError(
-        `no gate is waiting for approval (phase ${this.status.phase}); nothing to approve yet`,
-      );
-    }
-    if (req.gate !== gate.name) {
-      throw new ApprovalRejectedError(
-        `gate "${req.gate}" is not pending; the pending gate is "${gate.name}"`,
-      );
-    }
-    if (!this.approvers.includes(req.by)) {
-      throw new ApprovalRejectedError(
-        `"${req.by}" is not an approver of migration ${this.status.migration}; approvers: ${this.approvers.join(', ')}`,
-      );
-    }
+    this.gates.validate(req);
   }
 
   /** Record a decision and close the gate. Call only after validate(). */
   decide(req: ApprovalRequest, decision: ApprovalRecord['decision'], now: Date): ApprovalRecord {
-    const rec: ApprovalRecord = {
-      gate: req.gate,
-      decision,
-      by: req.by,
-      reason: req.reason,
-      at: now.toISOString(),
-    };
-    this.status.approvals.push(rec);
-    delete this.status.pendingGate;
-    return rec;
+    return this.gates.decide(req, decision, now);
   }
 
   decision(gate: string): ApprovalRecord | undefined {
-    return this.status.approvals.find((a) => a.gate === gate);
+    return this.gates.decision(gate);
   }
 
   compensated(rec: CompensationRecord): void {

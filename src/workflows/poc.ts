@@ -11,7 +11,7 @@ import {
 import type { createActivities } from '../activities';
 import { approveGate, PocInput, PocPhase, PocResult, rejectGate, statusQuery } from './definitions';
 import { PocState } from './poc-state';
-import { errorMessage, errorType, MIGRATION, PENDING_GATE, PHASE, retryPolicy } from './common';
+import { errorMessage, errorType, MIGRATION, parseTimeout, PENDING_GATE, PHASE, retryPolicy } from './common';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -176,20 +176,4 @@ export async function proofOfConcept(input: PocInput): Promise<PocResult> {
       state.status,
     );
   }
-}
-
-/** '7 days' | '30 minutes' | '10s' | milliseconds → milliseconds. */
-export function parseTimeout(s: string | number): number {
-  if (typeof s === 'number') return s;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*$/i.exec(s);
-  if (!m)
-    throw ApplicationFailure.nonRetryable(
-      `invalid gate timeout "${s}"; use e.g. "7 days" or "30m"`,
-      'CONFIG_INVALID',
-    );
-  const n = Number(m[1]);
-  const u = m[2].toLowerCase();
-  const mult =
-    u === 'ms' ? 1 : u.startsWith('s') ? 1e3 : u.startsWith('m') ? 6e4 : u.startsWith('h') ? 3.6e6 : 8.64e7;
-  return n * mult;
 }

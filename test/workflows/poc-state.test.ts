@@ -1,7 +1,7 @@
 // PocState without a server: steps, timings, gate validation and decisions.
 import assert from 'node:assert/strict';
 import { ApprovalRejectedError, PocState } from '../../src/workflows/poc-state';
-import { parseTimeout } from '../../src/workflows/poc';
+import { parseTimeout } from '../../src/workflows/common';
 
 const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
 

@@ -1,0 +1,105 @@
+// Activities of the runbook steps every data-moving workflow shares: the audit trail, the config
+// fingerprint, the premigration assessment and data validation. Thin: the work is in engine/ and
+// assessment/.
+import { promises as fs } from 'node:fs';
+import { type AuditEntry, appendAudit, fingerprint, recordConfigChange } from '../engine/audit';
+import type { AssessmentView } from '../workflows/definitions';
+import { migrationContext, migrationEndpoints, endpointConn } from './context';
+import { wrap } from './failures';
+import { withHeartbeat } from './heartbeat';
+import { loadMappingFiles } from '../mapping';
+import { runAssessment, saveAssessment } from '../assessment';
+import { cdcNames } from './full-load';
+
+export interface RunbookActivityDeps {
+  configPath: string;
+  heartbeatMs?: number;
+}
+
+/** At most this many findings ride in workflow history; all of them are stored on the target. */
+export const FINDINGS_IN_HISTORY = 50;
+
+export function createRunbookActivities(deps: RunbookActivityDeps) {
+  const hbMs = deps.heartbeatMs ?? 5_000;
+
+  return {
+    async recordAudit(input: { migration: string; entries: AuditEntry[] }): Promise<number> {
+      return wrap(async () => {
+        const { cfg, target } = await migrationContext(deps.configPath, input.migration);
+        return appendAudit(await endpointConn(cfg, target), input.entries);
+      });
+    },
+
+    /** Record a config-change audit entry when ferry.yaml's migration, its endpoints or its JSON files changed. */
+    async recordConfig(input: {
+      migration: string;
+      workflowId: string;
+      by: string;
+      at: string;
+    }): Promise<{ changed?: string[] }> {
+      return wrap(async () => {
+        const { cfg, m, source, target } = await migrationContext(deps.configPath, input.migration);
+        const parts: Record<string, string> = {
+          [`ferry.yaml migrations.${m.name}`]: JSON.stringify(m),
+          [`ferry.yaml endpoints.${source.id}`]: JSON.stringify(source),
+          [`ferry.yaml endpoints.${target.id}`]: JSON.stringify(target),
+        };
+        for (const file of [m.tableMappings, m.taskSettings]) {
+          if (file) parts[file] = await fs.readFile(file, 'utf8');
+        }
+        const changed = await recordConfigChange(await endpointConn(cfg, target), {
+          migration: m.name,
+          by: input.by,
+          at: input.at,
+          workflowId: input.workflowId,
+          files: fingerprint(parts),
+        });
+        return changed ? { changed } : {};
+      });
+    },
+
+    /** The premigration assessment: every rule against both endpoints; the whole result is stored on the target. */
+    async assessMigration(input: { migration: string; workflowId?: string }): Promise<AssessmentView> {
+      return wrap(() =>
+        withHeartbeat(hbMs, () => ({ step: 'assessment' }), async () => {
+          const { m, source, target, sourceConn, targetConn } = await migrationEndpoints(
+            deps.configPath,
+            input.migration,
+          );
+          const files = await loadMappingFiles(m.tableMappings, m.taskSettings);
+          const result = await runAssessment({
+            migration: m.name,
+            migrationType: m.migrationType,
+            source: { id: source.id, conn: sourceConn },
+            target: { id: target.id, conn: targetConn },
+            mapping: files.mapping,
+            settings: files.settings,
+            ...(m.migrationType !== 'full-load' && { cdc: cdcNames(m) }),
+          });
+          // The target may be the very thing that is unreachable: the result still comes back.
+          await saveAssessment(targetConn, m.name, result).catch(() => undefined);
+          return assessmentView(result);
+        }),
+      );
+    },
+  };
+}
+
+const rank = { blocker: 0, warning: 1, info: 2 } as const;
+
+export function assessmentView(r: {
+  blocked: boolean;
+  findings: AssessmentView['findings'];
+  startedAt: string;
+  seconds: number;
+}): AssessmentView {
+  const counts = { blocker: 0, warning: 0, info: 0 };
+  for (const f of r.findings) counts[f.severity]++;
+  return {
+    blocked: r.blocked,
+    counts,
+    findings: [...r.findings].sort((a, b) => rank[a.severity] - rank[b.severity]).slice(0, FINDINGS_IN_HISTORY),
+    startedAt: r.startedAt,
+    seconds: r.seconds,
+  };
+}
