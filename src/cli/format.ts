@@ -1,6 +1,17 @@
 // Human-readable rendering of workflow status for the CLI (the --json forms print the raw objects).
 import { bytes as formatBytes } from '../mapping/explain';
-import type { CdcStatus, FullLoadStatus, PocStatus, StepRecord } from '../workflows/definitions';
+import type {
+  ApprovalRecord,
+  AssessmentView,
+  CdcStatus,
+  FullLoadStatus,
+  PendingGate,
+  PocStatus,
+  StepRecord,
+  TableStatistics,
+  ValidationView,
+} from '../workflows/definitions';
+import { tableStatistics } from '../workflows/table-stats';
 
 export function bytes(n: number | undefined): string {
   return n === undefined ? '-' : formatBytes(n);
@@ -86,9 +97,71 @@ export function renderFullLoad(workflowId: string, st: FullLoadStatus, maxTables
       `  post-data: ${st.postData.indexes} indexes, ${st.postData.constraints} constraints, ${st.postData.sequences} sequences`,
     );
   }
+  lines.push(...runbookLines(st));
   for (const f of st.findings) lines.push(`  finding: ${f}`);
   if (st.error) lines.push(`  error: ${st.error}`);
   return lines.join('\n');
+}
+
+/** Assessment, validation, the pending gate and decisions: shown by every data-moving workflow's status. */
+export function runbookLines(st: {
+  assessment?: AssessmentView;
+  validation?: ValidationView;
+  pendingGate?: PendingGate;
+  approvals?: ApprovalRecord[];
+}): string[] {
+  const lines: string[] = [];
+  const a = st.assessment;
+  if (a) {
+    lines.push(
+      a.skipped
+        ? '  assessment: skipped at start'
+        : `  assessment: ${a.blocked ? (a.overriddenBy ? `blocked, overridden by ${a.overriddenBy}` : 'BLOCKED') : 'passed'}` +
+            ` — ${a.counts.blocker} blocker(s), ${a.counts.warning} warning(s), ${a.counts.info} info`,
+    );
+    for (const f of a.findings.filter((x) => x.severity === 'blocker')) {
+      lines.push(`    BLOCKER ${f.id} [${f.object}]: ${f.message} → ${f.advice}`);
+    }
+  }
+  const v = st.validation;
+  if (v) {
+    lines.push(
+      v.enabled
+        ? `  validation: ${v.mismatches} mismatched, ${v.pending} pending row(s) in ${v.tables.length} table(s)` +
+            `${v.passes > 1 ? ` after ${v.passes} passes` : ''}${v.at ? ` (at ${v.at})` : ''}`
+        : '  validation: Not enabled (task settings ValidationSettings.EnableValidation)',
+    );
+    for (const t of v.tables.filter((x) => x.state !== 'Validated').slice(0, 20)) {
+      lines.push(
+        `    ${t.state.padEnd(20)} ${t.target}: ${t.mismatched} mismatched, ${t.pending} pending${t.error ? ` — ${t.error}` : ''}`,
+      );
+    }
+  }
+  if (st.pendingGate) {
+    const g = st.pendingGate;
+    lines.push(
+      `  waiting at gate "${g.name}" since ${g.since}${g.deadline ? ` (until ${g.deadline})` : ''}; ` +
+        `approvers: ${g.approvers.join(', ')}`,
+    );
+  }
+  for (const d of st.approvals ?? []) {
+    lines.push(`  gate ${d.gate}: ${d.decision} by ${d.by} at ${d.at}${d.reason ? ` — ${d.reason}` : ''}`);
+  }
+  return lines;
+}
+
+/** DMS-style table statistics, one line per table. */
+export function tableStatisticsLines(rows: TableStatistics[], max = 50): string[] {
+  const lines = rows
+    .slice(0, max)
+    .map(
+      (r) =>
+        `  ${r.table.padEnd(36)} load ${String(r.fullLoadRows).padStart(9)}  ins ${String(r.inserts).padStart(8)}  ` +
+        `upd ${String(r.updates).padStart(8)}  del ${String(r.deletes).padStart(8)}  ddl ${r.ddls}  ` +
+        `${r.validationState}${r.lastUpdateTime ? `  last ${r.lastUpdateTime}` : ''}`,
+    );
+  if (rows.length > max) lines.push(`  … ${rows.length - max} more tables (--json lists all)`);
+  return lines;
 }
 
 function stateRank(s: string): number {
@@ -122,16 +195,22 @@ export function renderCdc(st: CdcStatus, maxTables = 50): string {
     );
   }
   lines.push(lagLine(st));
-  const tables = Object.entries(st.tables).sort((a, b) => b[1].applied - a[1].applied);
-  for (const [name, t] of tables.slice(0, maxTables)) {
-    lines.push(
-      `  ${name.padEnd(40)} ins ${String(t.inserts).padStart(9)}  upd ${String(t.updates).padStart(9)}  ` +
-        `del ${String(t.deletes).padStart(9)}  trunc ${t.truncates}  applied ${t.applied}` +
-        `${t.conflicts ? `  conflicts ${t.conflicts}` : ''}`,
-    );
+  lines.push(
+    ...tableStatisticsLines(
+      tableStatistics({
+        fullLoadRows: st.fullLoadRows,
+        cdc: st.tables,
+        validation: st.validation,
+        updatedAt: st.tableUpdatedAt,
+      }),
+      maxTables,
+    ),
+  );
+  const conflicts = Object.entries(st.tables).filter(([, t]) => t.conflicts > 0);
+  for (const [name, t] of conflicts.slice(0, maxTables)) {
+    lines.push(`  ${name}: ${t.conflicts} apply conflict(s) (ferry.cdc_exceptions on the target)`);
   }
-  if (tables.length > maxTables)
-    lines.push(`  … ${tables.length - maxTables} more tables (--json lists all)`);
+  lines.push(...runbookLines(st));
   for (const c of st.controls)
     lines.push(`  ${c.action} by ${c.by} at ${c.at}${c.reason ? `: ${c.reason}` : ''}`);
   if (st.slot) {

@@ -1,6 +1,7 @@
 // The `ferry` command line: dev stack, worker, PoC, status, approvals, list, demo.
 // Command names and --json outputs are an interface scripts call: add to them, never rename.
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -263,11 +264,22 @@ export function buildProgram(): Command {
       'tables per child workflow (history size bound)',
       positiveInt('--tables-per-child'),
     )
+    .option('--by <who>', 'your identity, recorded in the audit trail (default: your OS user)')
+    .option('--skip-assessment', 'do not run the premigration assessment (recorded in the audit trail)')
+    .option('--gate-timeout <duration>', 'how long the assessment gate waits for an approver', '7 days')
     .option('--json', 'print JSON; the final line is the status')
     .action(
       async (
         migration: string,
-        o: { config?: string; wait?: boolean; tablesPerChild?: number; json?: boolean },
+        o: {
+          config?: string;
+          wait?: boolean;
+          tablesPerChild?: number;
+          json?: boolean;
+          by?: string;
+          skipAssessment?: boolean;
+          gateTimeout: string;
+        },
       ) => {
         const cfg = await loadConfig(resolveConfigPath(o.config));
         const m = cfg.migrations.find((x) => x.name === migration);
@@ -289,7 +301,11 @@ export function buildProgram(): Command {
         }
         const client = await FerryClient.connect(cfg.temporal);
         try {
-          const h = await client.startFullLoad({ migration, tablesPerChild: o.tablesPerChild });
+          const h = await client.startFullLoad({
+            migration,
+            tablesPerChild: o.tablesPerChild,
+            ...runbookOptions(o),
+          });
           const say = o.json ? err : out;
           say(`started ${h.workflowId}; follow with \`ferry status ${h.workflowId}\``);
           if (!o.wait) {
@@ -370,6 +386,49 @@ export function buildProgram(): Command {
       },
     );
   }
+
+  program
+    .command('assess <migration>')
+    .description(
+      'premigration assessment now, against both endpoints: connectivity, replication settings, privileges, ' +
+        'data types and Aurora support, target state, mapping; exit code 2 when a blocker is found',
+    )
+    .option('--config <file>', 'ferry.yaml')
+    .option(
+      '--json',
+      'last line: {"blocked":bool,"findings":[{"id","severity","object","message","advice"}]}',
+    )
+    .action(async (migration: string, o: { config?: string; json?: boolean }) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads pg only for this command
+      const mon = require('./monitor') as typeof import('./monitor');
+      const r = await mon.assessCommand(resolveConfigPath(o.config), migration);
+      if (o.json) {
+        const findings = r.findings.map(({ id, severity, object, message, advice }) => ({
+          id,
+          severity,
+          object,
+          message,
+          advice,
+        }));
+        out(JSON.stringify({ blocked: r.blocked, findings }));
+      } else out(mon.renderAssessment(migration, r));
+      if (r.blocked) process.exitCode = 2;
+    });
+
+  program
+    .command('audit <migration>')
+    .description(
+      'the audit trail: approvals, overrides, pauses, stops and config changes, with who, when, why',
+    )
+    .option('--config <file>', 'ferry.yaml')
+    .option('--json')
+    .action(async (migration: string, o: { config?: string; json?: boolean }) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads pg only for this command
+      const mon = require('./monitor') as typeof import('./monitor');
+      const rows = await mon.auditCommand(resolveConfigPath(o.config), migration);
+      if (o.json) out(JSON.stringify(rows));
+      else out(mon.renderAudit(migration, rows));
+    });
 
   program
     .command('slots')
@@ -493,18 +552,35 @@ export function buildProgram(): Command {
  * Start CDC (full-load-and-cdc or cdc). With --wait, follow until CDC streams and has caught up (the
  * workflow keeps running; stop it with `ferry migrate stop`).
  */
+/** Who starts a migration and how it treats the assessment: recorded in the audit trail. */
+function runbookOptions(o: { by?: string; skipAssessment?: boolean; gateTimeout?: string }) {
+  return {
+    requestedBy: o.by ?? `${os.userInfo().username}@${os.hostname()}`,
+    ...(o.skipAssessment && { skipAssessment: true }),
+    ...(o.gateTimeout && { gateTimeout: o.gateTimeout }),
+  };
+}
+
 async function startCdcCommand(
   temporal: TemporalConfig,
   migration: string,
   mode: 'full-load-and-cdc' | 'cdc',
   cdc: CdcOptions,
-  o: { wait?: boolean; tablesPerChild?: number; json?: boolean },
+  o: {
+    wait?: boolean;
+    tablesPerChild?: number;
+    json?: boolean;
+    by?: string;
+    skipAssessment?: boolean;
+    gateTimeout: string;
+  },
 ): Promise<void> {
   const client = await FerryClient.connect(temporal);
   try {
     const h = await client.startCdc({
       migration,
       mode,
+      ...runbookOptions(o),
       windowMinutes: cdc.windowMinutes,
       progressSeconds: cdc.progressSeconds,
       ...(o.tablesPerChild && { fullLoad: { tablesPerChild: o.tablesPerChild } }),

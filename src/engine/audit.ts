@@ -134,9 +134,12 @@ export async function recordConfigChange(
 ): Promise<string[] | undefined> {
   const last = (await listAudit(target, entry.migration, { action: 'config-change' })).at(-1);
   const before = (last?.detail?.files ?? {}) as Record<string, string>;
-  const changed = [
-    ...new Set([...Object.keys(before), ...Object.keys(entry.files)]),
-  ].filter((f) => before[f] !== entry.files[f]);
+  // The first configuration seen is the baseline: nothing "changed".
+  const changed = last
+    ? [...new Set([...Object.keys(before), ...Object.keys(entry.files)])].filter(
+        (f) => before[f] !== entry.files[f],
+      )
+    : [];
   if (last && !changed.length) return undefined;
   const { files, ...rest } = entry;
   const digest = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);
