@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from './activities';
 import { loadConfig } from './config';
+import { metricsPortFromEnv, startMetricsServer } from './metrics';
 
 export interface WorkerRunOptions {
   configPath: string;
@@ -25,6 +26,13 @@ export interface WorkerRunOptions {
   heartbeatMs?: number;
   maxConcurrentActivityTaskExecutions?: number;
   logLevel?: LogLevel;
+  /**
+   * Serve Prometheus metrics at http://<host>:<port>/metrics (docs/metrics.md); 0 picks a free port.
+   * Default: FERRY_METRICS_PORT, and no endpoint when that is unset.
+   */
+  metricsPort?: number;
+  /** Interface the metrics endpoint listens on; default FERRY_METRICS_HOST, else every interface. */
+  metricsHost?: string;
 }
 
 /**
@@ -103,11 +111,25 @@ export async function createWorker(
 /** Run until a shutdown signal (or worker.shutdown()). */
 export async function runWorker(opts: WorkerRunOptions): Promise<void> {
   installRuntime(opts.logLevel);
-  const { worker, connection } = await createWorker(opts);
+  // Before connecting: a taken port fails the start at once, not after the worker began polling.
+  const port = opts.metricsPort ?? metricsPortFromEnv();
+  const metrics =
+    port === undefined
+      ? undefined
+      : await startMetricsServer({
+          port,
+          host: opts.metricsHost ?? (process.env.FERRY_METRICS_HOST || undefined),
+        });
+  if (metrics) Runtime.instance().logger.info('metrics endpoint listening', { url: metrics.url });
   try {
-    await worker.run();
+    const { worker, connection } = await createWorker(opts);
+    try {
+      await worker.run();
+    } finally {
+      await connection.close();
+    }
   } finally {
-    await connection.close();
+    await metrics?.close();
   }
 }
 

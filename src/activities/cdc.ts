@@ -19,6 +19,7 @@ import { runCdc } from '../engine/cdc/runner';
 import { adoptNewTables } from '../engine/cdc/new-tables';
 import { type CdcProgress, compareLsn } from '../engine/cdc/types';
 import { compilePlan, loadMappingFiles } from '../mapping';
+import { metrics } from '../metrics';
 import { withHeartbeat } from './heartbeat';
 
 import {
@@ -109,7 +110,7 @@ export function createCdcActivities(deps: CdcActivityDeps) {
           ...(m.cdc.startPosition && { startLsn: m.cdc.startPosition }),
           findings,
         };
-      });
+      }, input.migration);
     },
 
     /**
@@ -169,6 +170,7 @@ export function createCdcActivities(deps: CdcActivityDeps) {
         const workflow = ctx.client.workflow.getHandle(input.workflowId);
         let lastSignal = 0;
         let sending = false;
+        const count = metrics.runningTotals(m.name, 'cdc');
         try {
           const final = await runCdc({
             migration: m.name,
@@ -182,9 +184,20 @@ export function createCdcActivities(deps: CdcActivityDeps) {
             tolerantUntil: start.tolerantUntil,
             signal: window.signal,
             progressIntervalMs: Math.min(deps.heartbeatMs ?? 2_000, input.progressSeconds * 1000),
+            ...(m.cdc.journal?.enabled && {
+              journal: {
+                retentionSeconds: m.cdc.journal.retention,
+                pruneIntervalSeconds: m.cdc.journal.pruneMinutes * 60,
+                tables: m.cdc.journal.tables,
+              },
+            }),
+            onBatch: (b) => metrics.applyBatch(m.name, b.changes),
             onProgress: (p) => {
               const lag = lagOf(p);
               ctx.heartbeat(lag);
+              metrics.cdcLag(m.name, p.lagBytes, p.lagSeconds);
+              for (const [t, c] of Object.entries(p.tables))
+                count(t, { rows: c.inserts + c.updates + c.deletes });
               if (sending || Date.now() - lastSignal < input.progressSeconds * 1000) return;
               sending = true;
               lastSignal = Date.now();
@@ -205,8 +218,9 @@ export function createCdcActivities(deps: CdcActivityDeps) {
         } finally {
           clearTimeout(timer);
           ctx.cancellationSignal.removeEventListener('abort', cancel);
+          metrics.cdcStopped(m.name);
         }
-      });
+      }, input.migration);
     },
 
     /** The slot as the source reports it (is it there, active, how much WAL it keeps). */
@@ -224,7 +238,7 @@ export function createCdcActivities(deps: CdcActivityDeps) {
           retainedWalBytes: s.retainedWalBytes,
           ...(s.confirmedFlushLsn && { confirmedFlushLsn: s.confirmedFlushLsn }),
         };
-      });
+      }, input.migration);
     },
 
     /** Drop the slot and the publication (asked for with --drop-slot; CDC can never resume after it). */
@@ -238,7 +252,7 @@ export function createCdcActivities(deps: CdcActivityDeps) {
         const slotDropped = await dropSlot(sourceConn, input.slotName, { waitMs: 30_000 });
         const publicationDropped = await dropPublication(sourceConn, input.publication);
         return { slotDropped, publicationDropped };
-      });
+      }, input.migration);
     },
 
     /** Make sure the CDC control tables exist (status reads them before the first batch). */
@@ -251,7 +265,7 @@ export function createCdcActivities(deps: CdcActivityDeps) {
         } finally {
           await c.end().catch(() => undefined);
         }
-      });
+      }, input.migration);
     },
   };
 }

@@ -32,6 +32,7 @@ import {
   snapshotGenerations,
 } from '../engine/plan-store';
 import { ErrorType, FerryError } from '../errors';
+import { metrics } from '../metrics';
 import { compilePlan, loadMappingFiles } from '../mapping';
 import {
   assertCdcReady,
@@ -165,7 +166,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           skipped: plan.skipped.length,
           findings: [...plan.findings.filter((f) => f.severity !== 'info').map(findingText), ...cdcFindings],
         };
-      });
+      }, input.migration);
     },
 
     /**
@@ -201,7 +202,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         } finally {
           await retractSnapshot(targetConn, input.migration, input.planId).catch(() => undefined);
         }
-      });
+      }, input.migration);
     },
 
     async waitForSnapshot(input: {
@@ -217,7 +218,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           ctx.heartbeat();
           await ctx.sleep(250);
         }
-      });
+      }, input.migration);
     },
 
     async createPreData(input: {
@@ -245,7 +246,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           tables: r.tables.length,
           findings: r.findings.filter((f) => f.severity !== 'info').map(findingText),
         };
-      });
+      }, input.migration);
     },
 
     /** Plan a table's segments once and record them; a retry or a restarted load reuses them. */
@@ -279,7 +280,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           segments: segments.length,
         });
         return { segments: segments.length, notes: segments.flatMap((s) => (s.note ? [s.note] : [])) };
-      });
+      }, input.migration);
     },
 
     /** Copy one segment in one target transaction with its control row: exactly once. */
@@ -304,6 +305,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         }
         const snap = await snapshotFor(targetConn, m.name, input.planId);
         let progress = { rows: 0, bytes: 0 };
+        const count = metrics.runningTotals(m.name, 'full-load');
         const r = await withHeartbeat(
           hbMs,
           () => progress,
@@ -316,7 +318,10 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
               table,
               segment,
               signal,
-              onProgress: (p) => (progress = p),
+              onProgress: (p) => {
+                progress = p;
+                count(input.table, p);
+              },
             }),
         );
         if (r.skipped) {
@@ -339,7 +344,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           truncated: Object.values(r.truncated).reduce((a, b) => a + b, 0),
           skipped: r.skipped === 'already-done',
         };
-      });
+      }, input.migration);
     },
 
     async createPostData(input: {
@@ -370,7 +375,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           constraints: r.constraints,
           findings: r.findings.filter((f) => f.severity !== 'info').map(findingText),
         };
-      });
+      }, input.migration);
     },
 
     /** Snapshots exported for the load: more than one means segments read different points in time. */
@@ -386,7 +391,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           snapshots: await snapshotGenerations(targetConn, m.name, input.planId),
           ...(current?.consistentLsn && { consistentLsn: current.consistentLsn }),
         };
-      });
+      }, input.migration);
     },
 
     async syncSequences(input: { migration: string; planId: string }): Promise<{ sequences: number }> {
@@ -395,7 +400,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         const { plan } = await planFor(targetConn, m.name, input.planId);
         const r = await engineSyncSequences(sourceConn, targetConn, plan);
         return { sequences: r.sequences };
-      });
+      }, input.migration);
     },
   };
 }

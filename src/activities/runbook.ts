@@ -8,8 +8,12 @@ import { migrationContext, migrationEndpoints, endpointConn } from './context';
 import { wrap } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { loadMappingFiles } from '../mapping';
-import { runAssessment, saveAssessment } from '../assessment';
+import { type AssessmentResult, runAssessment, saveAssessment } from '../assessment';
 import { cdcNames } from './full-load';
+import { loadPlan } from '../engine/plan-store';
+import { type TableValidation, type ValidationResult, validateMigration } from '../engine/validate';
+import { recordValidation } from '../metrics';
+import type { ValidationView } from '../workflows/definitions';
 
 export interface RunbookActivityDeps {
   configPath: string;
@@ -60,28 +64,103 @@ export function createRunbookActivities(deps: RunbookActivityDeps) {
 
     /** The premigration assessment: every rule against both endpoints; the whole result is stored on the target. */
     async assessMigration(input: { migration: string; workflowId?: string }): Promise<AssessmentView> {
-      return wrap(() =>
-        withHeartbeat(hbMs, () => ({ step: 'assessment' }), async () => {
-          const { m, source, target, sourceConn, targetConn } = await migrationEndpoints(
-            deps.configPath,
-            input.migration,
-          );
-          const files = await loadMappingFiles(m.tableMappings, m.taskSettings);
-          const result = await runAssessment({
-            migration: m.name,
-            migrationType: m.migrationType,
-            source: { id: source.id, conn: sourceConn },
-            target: { id: target.id, conn: targetConn },
-            mapping: files.mapping,
-            settings: files.settings,
-            ...(m.migrationType !== 'full-load' && { cdc: cdcNames(m) }),
-          });
-          // The target may be the very thing that is unreachable: the result still comes back.
-          await saveAssessment(targetConn, m.name, result).catch(() => undefined);
-          return assessmentView(result);
-        }),
+      return wrap(
+        () =>
+          withHeartbeat(
+            hbMs,
+            () => ({ step: 'assessment' }),
+            async () => assessmentView(await assessConfiguredMigration(deps.configPath, input.migration)),
+          ),
+        input.migration,
       );
     },
+
+    /**
+     * One validation pass (DMS ValidationSettings of the task): `full` compares every chunk, `pending`
+     * re-checks open failures. With `cdc`, differences stay pending until the apply position passes them.
+     */
+    async validateData(input: {
+      migration: string;
+      planId: string;
+      mode: 'full' | 'pending';
+      cdc?: boolean;
+    }): Promise<ValidationView> {
+      let current: TableValidation | undefined;
+      return wrap(
+        () =>
+          withHeartbeat(
+            hbMs,
+            () => (current ? { table: current.key, state: current.state } : { step: 'validation' }),
+            async (signal) => {
+              const { m, sourceConn, targetConn } = await migrationEndpoints(
+                deps.configPath,
+                input.migration,
+              );
+              const { plan } = await loadPlan(targetConn, m.name, input.planId);
+              const r = await validateMigration({
+                migration: m.name,
+                plan,
+                source: sourceConn,
+                target: targetConn,
+                mode: input.mode,
+                cdc: input.cdc ?? false,
+                signal,
+                onProgress: (t) => (current = t),
+              });
+              for (const t of r.tables) recordValidation(m.name, t.target, t.mismatched, t.pending);
+              return validationView(r);
+            },
+          ),
+        input.migration,
+      );
+    },
+  };
+}
+
+/**
+ * The assessment of a migration of ferry.yaml, run now (by the activity and by `ferry assess`); the
+ * whole result is stored on the target when it is reachable.
+ */
+export async function assessConfiguredMigration(
+  configPath: string,
+  migration: string,
+): Promise<AssessmentResult> {
+  const { m, source, target, sourceConn, targetConn } = await migrationEndpoints(configPath, migration);
+  const files = await loadMappingFiles(m.tableMappings, m.taskSettings);
+  const result = await runAssessment({
+    migration: m.name,
+    migrationType: m.migrationType,
+    source: { id: source.id, conn: sourceConn },
+    target: { id: target.id, conn: targetConn },
+    mapping: files.mapping,
+    settings: files.settings,
+    settingsFindings: files.findings,
+    ...(m.migrationType !== 'full-load' && { cdc: cdcNames(m) }),
+  });
+  // The target may be the very thing that is unreachable: the result still comes back.
+  await saveAssessment(targetConn, m.name, result).catch(() => undefined);
+  return result;
+}
+
+/** A validation result small enough for workflow history: per-table states and counts, no row values. */
+export function validationView(r: ValidationResult): ValidationView {
+  return {
+    enabled: r.enabled,
+    passes: 1,
+    mismatches: r.mismatches,
+    pending: r.pending,
+    tables: r.tables.map((t) => ({
+      key: t.key,
+      target: t.target,
+      state: t.state,
+      sourceRows: t.sourceRows,
+      targetRows: t.targetRows,
+      mismatched: t.mismatched,
+      pending: t.pending + t.pendingChunks,
+      ...(t.lastValidatedAt && { lastValidatedAt: t.lastValidatedAt }),
+      ...(t.error && { error: t.error }),
+    })),
+    at: new Date().toISOString(),
   };
 }
 
@@ -98,7 +177,9 @@ export function assessmentView(r: {
   return {
     blocked: r.blocked,
     counts,
-    findings: [...r.findings].sort((a, b) => rank[a.severity] - rank[b.severity]).slice(0, FINDINGS_IN_HISTORY),
+    findings: [...r.findings]
+      .sort((a, b) => rank[a.severity] - rank[b.severity])
+      .slice(0, FINDINGS_IN_HISTORY),
     startedAt: r.startedAt,
     seconds: r.seconds,
   };

@@ -166,7 +166,19 @@ export function buildProgram(): Command {
       'activities this worker runs at once (the "instance class"; default 16)',
       positiveInt('--max-activities'),
     )
-    .action(async (o: { config?: string; taskQueue?: string; maxActivities?: number }) => {
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics on http://<host>:<port>/metrics (0: any free port; default $FERRY_METRICS_PORT, else off)',
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > 65535) {
+          throw new FerryError('CONFIG_INVALID', `--metrics-port must be a port number 0-65535, got "${v}"`);
+        }
+        return n;
+      },
+    )
+    .action(
+      async (o: { config?: string; taskQueue?: string; maxActivities?: number; metricsPort?: number }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- the worker's native runtime loads only for this command
       const { runWorker } = require('../worker') as typeof import('../worker');
       const configPath = resolveConfigPath(o.config);
@@ -175,8 +187,10 @@ export function buildProgram(): Command {
         configPath,
         taskQueue: o.taskQueue,
         maxConcurrentActivityTaskExecutions: o.maxActivities,
+        ...(o.metricsPort !== undefined && { metricsPort: o.metricsPort }),
       });
-    });
+    },
+    );
 
   program
     .command('poc <migration>')

@@ -1,27 +1,12 @@
 // Commands that read or check a migration directly against its endpoints, with no workflow needed:
 // `ferry assess`, `ferry validate`, `ferry audit`, `ferry changes`, `ferry logs`.
 import { migrationEndpoints } from '../activities/context';
-import { cdcNames } from '../activities/full-load';
-import { runAssessment, saveAssessment, type AssessmentResult } from '../assessment';
+import { assessConfiguredMigration } from '../activities/runbook';
+import type { AssessmentResult } from '../assessment';
 import { listAudit, type AuditRecord } from '../engine/audit';
-import { loadMappingFiles } from '../mapping';
 
 /** `ferry assess`: every rule against both endpoints now; the result is stored on the target too. */
-export async function assessCommand(configPath: string, migration: string): Promise<AssessmentResult> {
-  const { m, source, target, sourceConn, targetConn } = await migrationEndpoints(configPath, migration);
-  const files = await loadMappingFiles(m.tableMappings, m.taskSettings);
-  const result = await runAssessment({
-    migration: m.name,
-    migrationType: m.migrationType,
-    source: { id: source.id, conn: sourceConn },
-    target: { id: target.id, conn: targetConn },
-    mapping: files.mapping,
-    settings: files.settings,
-    ...(m.migrationType !== 'full-load' && { cdc: cdcNames(m) }),
-  });
-  await saveAssessment(targetConn, m.name, result).catch(() => undefined);
-  return result;
-}
+export const assessCommand = assessConfiguredMigration;
 
 export function renderAssessment(migration: string, r: AssessmentResult): string {
   const counts = { blocker: 0, warning: 0, info: 0 };

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as YAML from 'yaml';
 import { z } from 'zod';
 import { ErrorType, FerryError } from '../errors';
-import { parseDuration } from './duration';
+import { DURATION_PATTERN, parseDuration } from './duration';
 import {
   ENDPOINT_ROLES,
   FerryFileSchema,
@@ -376,7 +376,35 @@ function crossReferenceProblems(file: Record<string, unknown>, configDir: string
       const problem = missingFileProblem(m[key], configDir);
       if (problem) problems.push({ path: ['migrations', i, key], text: problem });
     }
+    problems.push(...journalProblems(m.cdc, ['migrations', i, 'cdc', 'journal']));
   });
+  return problems;
+}
+
+/** What the schema cannot say of cdc.journal: a zero retention, a table listed twice. */
+function journalProblems(cdc: unknown, at: FieldPath): Problem[] {
+  const journal = isRecord(cdc) ? cdc.journal : undefined;
+  if (!isRecord(journal)) return [];
+  const problems: Problem[] = [];
+  const { retention, tables } = journal;
+  if (typeof retention === 'string' && DURATION_PATTERN.test(retention) && parseDuration(retention) === 0) {
+    problems.push({
+      path: [...at, 'retention'],
+      text: `got ${describeValue(retention)}, which would delete every row at once; use more than 0, e.g. 7d (or enabled: false to stop the journal)`,
+    });
+  }
+  if (Array.isArray(tables)) {
+    const seen = new Map<unknown, number>();
+    tables.forEach((t, j) => {
+      const first = seen.get(t);
+      if (first === undefined) seen.set(t, j);
+      else
+        problems.push({
+          path: [...at, 'tables', j],
+          text: `${describeValue(t)} is already listed at tables[${first}]; list each table once`,
+        });
+    });
+  }
   return problems;
 }
 
@@ -443,7 +471,7 @@ function normalize(data: FerryFile, configPath: string): FerryConfig {
       ...(m.taskSettings !== undefined && { taskSettings: resolve(m.taskSettings) }),
       approvers: [...m.approvers],
       poc: { ...m.poc, schemas: [...m.poc.schemas], tables: [...m.poc.tables] },
-      cdc: { ...m.cdc },
+      cdc: cdcOptions(m.cdc),
       fallback: { contacts: m.fallback.contacts.map(owner) },
     };
   });
@@ -456,6 +484,21 @@ function normalize(data: FerryFile, configPath: string): FerryConfig {
     endpoints,
     inventory,
     migrations,
+  };
+}
+
+function cdcOptions(c: FerryFile['migrations'][number]['cdc']): MigrationConfig['cdc'] {
+  const { journal, ...rest } = c;
+  return {
+    ...rest,
+    ...(journal && {
+      journal: {
+        enabled: journal.enabled,
+        retention: parseDuration(journal.retention),
+        pruneMinutes: journal.pruneMinutes,
+        tables: [...journal.tables],
+      },
+    }),
   };
 }
 

@@ -106,6 +106,26 @@ const FallbackSchema = z
   .prefault({})
   .describe('the way back after cutover');
 
+const CdcJournalSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('keep the journal; false keeps these settings but stops it'),
+    retention: duration('how long journal rows are kept, e.g. 7d; more than 0').default('7d'),
+    pruneMinutes: z
+      .int()
+      .min(1)
+      .max(1440)
+      .default(10)
+      .describe('how often rows past the retention are deleted, 1..1440 minutes'),
+    tables: z
+      .array(z.string().regex(TABLE_PATTERN, { error: 'write tables as schema.table, e.g. public.orders' }))
+      .default([])
+      .describe('source tables to journal as "schema.table"; empty means every table of the migration'),
+  })
+  .describe(
+    'change journal: each applied change (commit LSN, commit time, operation, target key) kept in ' +
+      'ferry.cdc_journal on the target for `ferry changes`; off unless this section is present',
+  );
+
 const CdcSchema = z
   .strictObject({
     slotName: z
@@ -126,6 +146,7 @@ const CdcSchema = z
       .max(300)
       .default(10)
       .describe('how often the workflow hears lag and rates, 1..300 seconds'),
+    journal: CdcJournalSchema.optional(),
   })
   .prefault({})
   .describe('change data capture options (migrationType full-load-and-cdc or cdc)');
@@ -268,6 +289,17 @@ export interface CdcOptions {
   startPosition?: string;
   windowMinutes: number;
   progressSeconds: number;
+  /** Present when ferry.yaml has a cdc.journal section. */
+  journal?: CdcJournalOptions;
+}
+
+export interface CdcJournalOptions {
+  enabled: boolean;
+  /** Seconds, > 0. */
+  retention: number;
+  pruneMinutes: number;
+  /** Source tables, "schema.table"; empty: every table of the migration. */
+  tables: string[];
 }
 
 export interface FerryConfig {

@@ -136,6 +136,10 @@ export interface PgServerInfo {
   dataDir: string;
   port: number;
   pid: number;
+  /**
+   * The postmaster's own output (start-up, until the logging collector takes over). The server log
+   * proper is in <dataDir>/log (csvlog and stderr files), readable over SQL by engine/server-logs.ts.
+   */
   logFile: string;
 }
 
@@ -214,10 +218,18 @@ export async function startServer(opts: PgServerOptions): Promise<PgServerInfo> 
     max_wal_senders: 20,
     max_connections: 100,
     fsync: 'on',
+    // Log files in <dataDir>/log that SQL can read (pg_ls_logdir, pg_read_binary_file), so a migration's
+    // record can carry the servers' lines of its window: csvlog to parse, stderr for people.
+    logging_collector: 'on',
+    log_destination: 'stderr,csvlog',
+    log_directory: 'log',
+    log_line_prefix: '%m [%p] %q%u@%d/%a ',
     ...opts.settings,
   };
+  // pg_ctl runs the postmaster through /bin/sh: quote values for it (log_line_prefix has spaces).
+  const shell = (v: string) => (/^[\w.,:/=+-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
   const pgOpts = Object.entries(settings)
-    .map(([k, v]) => `-c ${k}=${v === '' ? "''" : String(v)}`)
+    .map(([k, v]) => `-c ${k}=${v === '' ? "''" : shell(String(v))}`)
     .join(' ');
   try {
     await run(

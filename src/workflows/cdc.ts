@@ -146,7 +146,12 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     const changed = status.tableUpdatedAt ?? {};
     for (const [key, c] of Object.entries(p.tables)) {
       const before = status.tables[key];
-      if (!before || before.inserts !== c.inserts || before.updates !== c.updates || before.deletes !== c.deletes) {
+      if (
+        !before ||
+        before.inserts !== c.inserts ||
+        before.updates !== c.updates ||
+        before.deletes !== c.deletes
+      ) {
         if (c.inserts + c.updates + c.deletes + c.truncates > 0) changed[key] = p.lag.at;
       }
     }
@@ -218,7 +223,12 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     for (;;) {
       await condition(() => status.phase === 'streaming');
       const mode = passes % FULL_VALIDATION_EVERY === 0 ? 'full' : 'pending';
-      const v: ValidationView = await validation.validateData({ migration: input.migration, mode, cdc: true });
+      const v: ValidationView = await validation.validateData({
+        migration: input.migration,
+        planId: start!.planId,
+        mode,
+        cdc: true,
+      });
       passes++;
       status.validation = { ...v, passes };
       if (!v.enabled) return;

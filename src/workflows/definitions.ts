@@ -251,7 +251,14 @@ export type FullLoadPhase =
   | 'assessment'
   | 'awaiting-approval'
   | 'validation'
-  | 'preparing' | 'snapshot' | 'pre-data' | 'loading' | 'post-data' | 'sequences' | 'completed' | 'failed';
+  | 'preparing'
+  | 'snapshot'
+  | 'pre-data'
+  | 'loading'
+  | 'post-data'
+  | 'sequences'
+  | 'completed'
+  | 'failed';
 
 export interface FullLoadStatus {
   migration: string;
@@ -331,7 +338,16 @@ export interface CdcInput extends RunbookOptions {
   validationIntervalSeconds?: number;
 }
 
-export type CdcPhase = 'assessment' | 'awaiting-approval' | 'full-load' | 'preparing' | 'streaming' | 'paused' | 'stopping' | 'stopped' | 'failed';
+export type CdcPhase =
+  | 'assessment'
+  | 'awaiting-approval'
+  | 'full-load'
+  | 'preparing'
+  | 'streaming'
+  | 'paused'
+  | 'stopping'
+  | 'stopped'
+  | 'failed';
 
 /** Live CDC figures, as the streaming activity reports them: the engine's progress minus per-table detail. */
 export type CdcLag = Omit<CdcProgress, 'slotName' | 'receivedLsn' | 'tables'>;

@@ -207,7 +207,11 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
     if (!input.cdc) {
       // Under full-load-and-cdc validation runs while CDC streams (the rows keep changing).
       phase('validation');
-      const v = await long(hb).validateData({ migration: input.migration, mode: 'full' });
+      const v = await long(hb).validateData({
+        migration: input.migration,
+        planId: prep.planId,
+        mode: 'full',
+      });
       state.status.validation = v;
       if (v.enabled && v.mismatches > 0) {
         state.addFinding(

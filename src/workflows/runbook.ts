@@ -101,6 +101,7 @@ export class Runbook {
     if (!opts.recordStart) return brief;
     const by = input.requestedBy ?? 'unknown';
     this.audit.record('start', by, undefined, { workflowType: workflowInfo().workflowType });
+    await this.audit.flush();
     try {
       const changed = await quick.recordConfig({
         migration: input.migration,
@@ -144,12 +145,17 @@ export async function assessmentGate(
     return;
   }
   setPhase('assessment');
-  const view = await assess.assessMigration({ migration: input.migration, workflowId: workflowInfo().workflowId });
+  const view = await assess.assessMigration({
+    migration: input.migration,
+    workflowId: workflowInfo().workflowId,
+  });
   holder.assessment = view;
   if (!view.blocked) return;
 
   const timeoutMs = parseTimeout(input.gateTimeout ?? '7 days');
-  rb.gates.open('assessment', now(), new Date(now().getTime() + timeoutMs), { reasonRequiredToApprove: true });
+  rb.gates.open('assessment', now(), new Date(now().getTime() + timeoutMs), {
+    reasonRequiredToApprove: true,
+  });
   setPhase('awaiting-approval');
   upsertSearchAttributes([{ key: PENDING_GATE, value: 'assessment' }]);
   const decided = await condition(() => !holder.pendingGate, timeoutMs);
@@ -160,7 +166,11 @@ export async function assessmentGate(
     .map((f) => `${f.id} (${f.object})`)
     .join(', ');
   if (!decided) {
-    rb.gates.decide({ gate: 'assessment', by: 'ferry', reason: 'approval gate timed out' }, 'timed-out', now());
+    rb.gates.decide(
+      { gate: 'assessment', by: 'ferry', reason: 'approval gate timed out' },
+      'timed-out',
+      now(),
+    );
     rb.audit.record('gate-timeout', 'ferry', 'approval gate timed out', { gate: 'assessment' });
     await rb.audit.flush();
     throw ApplicationFailure.nonRetryable(

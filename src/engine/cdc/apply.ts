@@ -53,6 +53,20 @@ export interface ApplyMeta {
    * apply idempotently (upsert / delete if present) and record no conflicts.
    */
   tolerant: boolean;
+  /** Return each change's target key (ApplyResult.keys): the change journal records them. */
+  keys?: boolean;
+}
+
+/**
+ * The target key of each change of an apply call, by its index in the list (ApplyMeta.keys), as JSON
+ * text such as '{"id":"42"}' (target column names, values as text; never other column values): null
+ * when the target table has no primary key or the change does not carry it; undefined when the change
+ * was not applied to a row (a truncate, a table not in the plan or suspended).
+ */
+export interface ChangeKeys {
+  keys: (string | null | undefined)[];
+  /** The old key of an update that changed its key, by index. */
+  oldKeys: Map<number, string>;
 }
 
 export interface ApplyResult {
@@ -62,6 +76,8 @@ export interface ApplyResult {
   tables: Record<TableKey, CdcTableCounters>;
   /** Tables suspended by a SUSPEND_TABLE policy in this call: later changes to them are skipped. */
   suspended: TableKey[];
+  /** With ApplyMeta.keys. */
+  keys?: ChangeKeys;
 }
 
 /** Per-statement timings on stderr (FERRY_CDC_TRACE=1), for tuning. */
@@ -311,7 +327,11 @@ export class Applier {
     const t0 = TRACE ? Date.now() : 0;
     await this.prepareAll(client, run, changes);
     const t1 = TRACE ? Date.now() : 0;
-    for (const ch of changes) {
+    const keys: ChangeKeys | undefined = meta.keys
+      ? { keys: new Array<string | null | undefined>(changes.length), oldKeys: new Map() }
+      : undefined;
+    for (let i = 0; i < changes.length; i++) {
+      const ch = changes[i];
       if (ch.kind === 'truncate') {
         await this.truncate(client, run, ch);
         continue;
@@ -323,6 +343,7 @@ export class Applier {
       else if (ch.kind === 'update') c.updates++;
       else c.deletes++;
       if (run.suspended.has(ch.table)) continue;
+      if (keys) this.changeKey(run, pend.p, ch, keys, i);
       if (pend.p.pk.length === 0) this.enqueue(pend, ch);
       else {
         // Synchronous unless it has to flush first: an await per change costs more than the folding.
@@ -344,7 +365,45 @@ export class Applier {
       conflicts: run.conflicts,
       tables: run.counters,
       suspended: [...run.suspended],
+      ...(keys && { keys }),
     };
+  }
+
+  /** The target key of a change (and the old one when an update moved it) into `keys` at `i`. */
+  private changeKey(
+    run: Run,
+    p: Prepared,
+    ch: Exclude<Change, { kind: 'truncate' }>,
+    keys: ChangeKeys,
+    i: number,
+  ): void {
+    if (p.pk.length === 0) {
+      keys.keys[i] = null; // the whole row identifies it: not journalled
+      return;
+    }
+    const vals = (img: RowImage | undefined): string | undefined => {
+      if (!img) return undefined;
+      let v: string[] | undefined;
+      if (p.keySource) {
+        v = [];
+        for (const name of p.keySource) {
+          const x = own(img, name);
+          if (x === undefined || x === null) return undefined;
+          v.push(x);
+        }
+      } else v = run.keys.get(img) ?? undefined;
+      return v && keyJson(p, v);
+    };
+    if (ch.kind === 'delete') {
+      keys.keys[i] = vals(ch.old) ?? null;
+      return;
+    }
+    const key = vals(ch.new) ?? (ch.kind === 'update' ? vals(ch.old) : undefined);
+    keys.keys[i] = key ?? null;
+    if (ch.kind === 'update' && ch.old) {
+      const old = vals(ch.old);
+      if (old !== undefined && old !== key) keys.oldKeys.set(i, old);
+    }
   }
 
   // ---- preparation --------------------------------------------------------------------------

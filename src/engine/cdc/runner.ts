@@ -7,6 +7,7 @@ import { ErrorType, FerryError } from '../../errors';
 import type { MigrationPlan, SourceCatalog } from '../../mapping/types';
 import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint } from '../connection';
 import { Applier } from './apply';
+import { ChangeJournal, type JournalOptions, ensureJournalTable } from './journal';
 import { readCurrentLsn } from './source';
 import { ensureCdcTables, readProgress, recordBatch } from './progress';
 import { type CapturedTxn, ChangeStream, readSpill, removeSpill } from './stream';
@@ -54,6 +55,8 @@ export interface RunCdcOptions {
   onBatch?: (b: BatchReport) => void;
   /** Spill transactions above this size to disk (default 64 MiB). */
   spillBytes?: number;
+  /** Keep the change journal (ferry.cdc_journal, see journal.ts); absent: no journal. */
+  journal?: JournalOptions;
 }
 
 /** A backlog: the source's WAL is this far ahead of what arrived. */
@@ -214,6 +217,8 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
 
   try {
     await ensureCdcTables(target);
+    const journal = opts.journal && new ChangeJournal(opts.migration, opts.plan, opts.journal);
+    if (journal) await ensureJournalTable(target);
     try {
       // Replica mode: target triggers and foreign keys do not fire for replicated rows (the source
       // already checked them), as in native logical replication.
@@ -376,14 +381,32 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
         await target.query('BEGIN');
         try {
           if (batch.length === 1 && last.spill) {
+            let seq = 0;
             for await (const chunk of readSpill(last.spill.file, SPILL_CHUNK)) {
-              take(await applier.apply(target, withoutSuspended(chunk, suspended), meta));
+              const list = withoutSuspended(chunk, suspended);
+              const r = await applier.apply(target, list, { ...meta, keys: !!journal });
+              take(r);
+              if (journal) {
+                // A chunk at a time: the journal rows of a spilled transaction are not held in memory.
+                journal.collect([last], [list.length], list, r.keys, seq);
+                await journal.write(target);
+                seq += list.length;
+              }
             }
           } else {
             const all: Change[] = [];
-            for (const t of batch) for (const c of t.changes) all.push(c);
-            take(await applier.apply(target, withoutSuspended(all, suspended), meta));
+            /** Where each transaction's changes end in `all` (the journal's LSN and commit time). */
+            const ends: number[] = [];
+            for (const t of batch) {
+              for (const c of withoutSuspended(t.changes, suspended)) all.push(c);
+              ends.push(all.length);
+            }
+            const r = await applier.apply(target, all, { ...meta, keys: !!journal });
+            take(r);
+            journal?.collect(batch, ends, all, r.keys);
           }
+          // In the batch's transaction, as its position: a replayed batch cannot journal twice.
+          await journal?.write(target);
           await recordBatch(target, opts.migration, {
             slotName: opts.slotName,
             appliedLsn: last.endLsn,
@@ -397,6 +420,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
           await target.query('COMMIT');
         } catch (err) {
           await target.query('ROLLBACK').catch(() => undefined);
+          journal?.discard();
           throw err;
         }
       }
@@ -486,6 +510,8 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
         applying = false;
       }
       oldestUnapplied = queue.peek()?.commitTime;
+      // Between batches, outside their transactions: a bounded DELETE by the commit-time index.
+      if (journal?.pruneDue()) await journal.prune(target);
       if (reachedUntil()) break;
     }
     await stream.stop();
