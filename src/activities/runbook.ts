@@ -13,7 +13,9 @@ import { cdcNames } from './full-load';
 import { loadPlan } from '../engine/plan-store';
 import { type TableValidation, type ValidationResult, validateMigration } from '../engine/validate';
 import { recordValidation } from '../metrics';
-import type { ValidationView } from '../workflows/definitions';
+import { type PgConnInfo, redact } from '../engine/connection';
+import { collectServerLogs, type ServerLogs } from '../engine/server-logs';
+import type { ServerLogsView, ValidationView } from '../workflows/definitions';
 
 export interface RunbookActivityDeps {
   configPath: string;
@@ -73,6 +75,17 @@ export function createRunbookActivities(deps: RunbookActivityDeps) {
           ),
         input.migration,
       );
+    },
+
+    /** The servers' log lines of the workflow's window, for its record. */
+    async collectLogs(input: { migration: string; since: string }): Promise<ServerLogsView> {
+      return wrap(async () => {
+        const r = await collectMigrationLogs(deps.configPath, input.migration, {
+          since: new Date(input.since),
+          maxLines: 500,
+        });
+        return serverLogsView(r);
+      }, input.migration);
     },
 
     /**
@@ -140,6 +153,91 @@ export async function assessConfiguredMigration(
   // The target may be the very thing that is unreachable: the result still comes back.
   await saveAssessment(targetConn, m.name, result).catch(() => undefined);
   return result;
+}
+
+export type EndpointLogs = ServerLogs & { endpoint: string };
+export interface ServerLogsReport {
+  since: string;
+  until: string;
+  source: EndpointLogs;
+  target: EndpointLogs;
+}
+
+/**
+ * Both servers' log lines of a window: errors, and lines of the migration's databases or of Ferry's
+ * sessions; for a server whose log cannot be read, the reason and how to fetch it by hand. Passwords
+ * are redacted from every line.
+ */
+export async function collectMigrationLogs(
+  configPath: string,
+  migration: string,
+  o: { since: Date; until?: Date; errorsOnly?: boolean; maxLines?: number },
+): Promise<ServerLogsReport> {
+  const { sourceConn, targetConn } = await migrationEndpoints(configPath, migration);
+  const until = o.until ?? new Date();
+  const one = async (conn: PgConnInfo): Promise<EndpointLogs> => {
+    const secrets = [sourceConn.password, targetConn.password];
+    const clean = (text: string) => secrets.reduce((t, pw) => redact(t, pw), text);
+    try {
+      const logs = await collectServerLogs(conn, {
+        since: o.since,
+        until,
+        match: { errorsOnly: o.errorsOnly },
+        maxLines: o.maxLines ?? 200,
+      });
+      if (logs.readable) {
+        for (const l of logs.lines) l.message = clean(l.message);
+      }
+      return { ...logs, endpoint: conn.endpointId };
+    } catch (err) {
+      return {
+        readable: false,
+        endpoint: conn.endpointId,
+        reason: clean(err instanceof Error ? err.message : String(err)),
+        howToFetch: ['fix the connection problem above, then run `ferry logs` again'],
+      };
+    }
+  };
+  const [source, target] = await Promise.all([one(sourceConn), one(targetConn)]);
+  return { since: o.since.toISOString(), until: until.toISOString(), source, target };
+}
+
+const ERRORS = new Set(['ERROR', 'FATAL', 'PANIC']);
+
+export function serverLogsView(r: ServerLogsReport): ServerLogsView {
+  return {
+    since: r.since,
+    until: r.until,
+    endpoints: (['source', 'target'] as const).map((side) => {
+      const l = r[side];
+      if (!l.readable) {
+        return {
+          side,
+          endpoint: l.endpoint,
+          readable: false,
+          matched: 0,
+          errors: 0,
+          lines: [],
+          reason: l.reason,
+          howToFetch: l.howToFetch,
+        };
+      }
+      return {
+        side,
+        endpoint: l.endpoint,
+        readable: true,
+        matched: l.lines.length,
+        errors: l.lines.filter((x) => ERRORS.has(x.severity)).length,
+        lines: l.lines.slice(-20).map((x) => ({
+          time: x.time,
+          severity: x.severity,
+          message: x.message.slice(0, 500),
+          ...(x.database && { database: x.database }),
+          ...(x.application && { application: x.application }),
+        })),
+      };
+    }),
+  };
 }
 
 /** A validation result small enough for workflow history: per-table states and counts, no row values. */

@@ -7,6 +7,7 @@ import type {
   FullLoadStatus,
   PendingGate,
   PocStatus,
+  ServerLogsView,
   StepRecord,
   TableStatistics,
   ValidationView,
@@ -109,6 +110,7 @@ export function runbookLines(st: {
   validation?: ValidationView;
   pendingGate?: PendingGate;
   approvals?: ApprovalRecord[];
+  serverLogs?: ServerLogsView;
 }): string[] {
   const lines: string[] = [];
   const a = st.assessment;
@@ -146,6 +148,18 @@ export function runbookLines(st: {
   }
   for (const d of st.approvals ?? []) {
     lines.push(`  gate ${d.gate}: ${d.decision} by ${d.by} at ${d.at}${d.reason ? ` — ${d.reason}` : ''}`);
+  }
+  for (const e of st.serverLogs?.endpoints ?? []) {
+    if (!e.readable) {
+      lines.push(`  ${e.side} server log (${e.endpoint}): not readable — ${e.reason}; see \`ferry logs\``);
+      continue;
+    }
+    lines.push(
+      `  ${e.side} server log (${e.endpoint}): ${e.matched} line(s) in the window, ${e.errors} error(s)`,
+    );
+    for (const l of e.lines.filter((x) => ['ERROR', 'FATAL', 'PANIC'].includes(x.severity)).slice(-5)) {
+      lines.push(`    ${l.time} ${l.severity} ${l.message}`);
+    }
   }
   return lines;
 }

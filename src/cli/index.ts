@@ -179,17 +179,17 @@ export function buildProgram(): Command {
     )
     .action(
       async (o: { config?: string; taskQueue?: string; maxActivities?: number; metricsPort?: number }) => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the worker's native runtime loads only for this command
-      const { runWorker } = require('../worker') as typeof import('../worker');
-      const configPath = resolveConfigPath(o.config);
-      err(`ferry worker: config ${configPath}`);
-      await runWorker({
-        configPath,
-        taskQueue: o.taskQueue,
-        maxConcurrentActivityTaskExecutions: o.maxActivities,
-        ...(o.metricsPort !== undefined && { metricsPort: o.metricsPort }),
-      });
-    },
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the worker's native runtime loads only for this command
+        const { runWorker } = require('../worker') as typeof import('../worker');
+        const configPath = resolveConfigPath(o.config);
+        err(`ferry worker: config ${configPath}`);
+        await runWorker({
+          configPath,
+          taskQueue: o.taskQueue,
+          maxConcurrentActivityTaskExecutions: o.maxActivities,
+          ...(o.metricsPort !== undefined && { metricsPort: o.metricsPort }),
+        });
+      },
     );
 
   program
@@ -428,6 +428,115 @@ export function buildProgram(): Command {
       } else out(mon.renderAssessment(migration, r));
       if (r.blocked) process.exitCode = 2;
     });
+
+  program
+    .command('validate <migration>')
+    .description(
+      'validate now (row counts and chunked checksums per table, the mapping applied) and list the states ' +
+        "and mismatching keys with both sides' values; exit code 2 when a row mismatches",
+    )
+    .option('--config <file>', 'ferry.yaml')
+    .option('--table <schema.table>', 'only this table (repeatable)', collect, [])
+    .option('--pending', 're-check only the pending and mismatched keys recorded by earlier passes')
+    .option('--report', 'do not validate: print what the last passes recorded')
+    .option('--limit <n>', 'failures listed at most', positiveInt('--limit'), 100)
+    .option('--json')
+    .action(
+      async (
+        migration: string,
+        o: {
+          config?: string;
+          table: string[];
+          pending?: boolean;
+          report?: boolean;
+          limit: number;
+          json?: boolean;
+        },
+      ) => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads pg only for this command
+        const mon = require('./monitor') as typeof import('./monitor');
+        const r = await mon.validateCommand(resolveConfigPath(o.config), migration, {
+          tables: o.table,
+          pending: o.pending,
+          reportOnly: o.report,
+          limit: o.limit,
+        });
+        if (o.json) out(JSON.stringify(r));
+        else out(mon.renderValidation(r));
+        if (r.totals.mismatches > 0) process.exitCode = 2;
+      },
+    );
+
+  program
+    .command('changes <migration>')
+    .description(
+      'the change journal of a CDC migration (cdc.journal in ferry.yaml): LSN, commit time, operation and key ' +
+        'of each applied change',
+    )
+    .option('--config <file>', 'ferry.yaml')
+    .option('--table <name>', 'source schema.table, target name, or bare table name')
+    .option('--since <time>', 'ISO time or relative (15m, 2h, 1 day)')
+    .option('--until <time>', 'ISO time or relative')
+    .option('--operation <op>', 'insert, update, delete or truncate')
+    .option(
+      '--limit <n>',
+      'rows at most (with --since: the first ones, else the latest)',
+      positiveInt('--limit'),
+      100,
+    )
+    .option('--json')
+    .action(
+      async (
+        migration: string,
+        o: {
+          config?: string;
+          table?: string;
+          since?: string;
+          until?: string;
+          operation?: string;
+          limit: number;
+          json?: boolean;
+        },
+      ) => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads pg only for this command
+        const mon = require('./monitor') as typeof import('./monitor');
+        const r = await mon.changesCommand(resolveConfigPath(o.config), migration, o);
+        if (o.json) out(JSON.stringify(r.rows));
+        else out(mon.renderChanges(migration, r));
+      },
+    );
+
+  program
+    .command('logs <migration>')
+    .description(
+      "source and target server log lines of a window: errors and Ferry's sessions; when a log cannot be " +
+        'read, why and how to fetch it',
+    )
+    .option('--config <file>', 'ferry.yaml')
+    .option('--since <time>', 'ISO time or relative (15m, 2h, 1 day)', '1h')
+    .option('--until <time>', 'ISO time or relative')
+    .option('--errors-only', 'only ERROR, FATAL, PANIC and WARNING lines')
+    .option('--max-lines <n>', 'lines per server at most (the latest)', positiveInt('--max-lines'), 200)
+    .option('--json')
+    .action(
+      async (
+        migration: string,
+        o: {
+          config?: string;
+          since: string;
+          until?: string;
+          errorsOnly?: boolean;
+          maxLines: number;
+          json?: boolean;
+        },
+      ) => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads pg only for this command
+        const mon = require('./monitor') as typeof import('./monitor');
+        const r = await mon.logsCommand(resolveConfigPath(o.config), migration, o);
+        if (o.json) out(JSON.stringify(r));
+        else out(mon.renderLogs(r));
+      },
+    );
 
   program
     .command('audit <migration>')

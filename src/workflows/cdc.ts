@@ -46,7 +46,7 @@ import {
   retryPolicy,
 } from './common';
 import { fullLoad } from './full-load';
-import { assessmentGate, Runbook } from './runbook';
+import { assessmentGate, collectServerLogs, Runbook } from './runbook';
 import { tableStatistics } from './table-stats';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -356,6 +356,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
         );
       }
     }
+    await collectServerLogs(input.migration, status);
     setPhase('stopped');
     await rb.audit.flush();
     return status;
@@ -363,6 +364,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     if (isCancellation(err) || err instanceof ContinueAsNew) throw err;
     validationScope.cancel();
     await rb.audit.flush();
+    await collectServerLogs(input.migration, status);
     status.error = errorMessage(err);
     setPhase('failed');
     throw ApplicationFailure.nonRetryable(

@@ -202,6 +202,23 @@ export interface TableStatistics {
   lastUpdateTime?: string;
 }
 
+/** Server log lines of the migration's window, kept in its record (at most 20 per endpoint). */
+export interface ServerLogsView {
+  since: string;
+  until: string;
+  endpoints: {
+    side: 'source' | 'target';
+    endpoint: string;
+    readable: boolean;
+    /** Lines that matched in the window (errors, Ferry's sessions); the latest 20 are kept here. */
+    matched: number;
+    errors: number;
+    lines: { time: string; severity: string; message: string; database?: string; application?: string }[];
+    reason?: string;
+    howToFetch?: string[];
+  }[];
+}
+
 export const assessmentQuery = defineQuery<AssessmentView | undefined>('assessment');
 export const tableStatisticsQuery = defineQuery<TableStatistics[]>('tableStatistics');
 
@@ -279,6 +296,7 @@ export interface FullLoadStatus {
   postData?: { indexes: number; constraints: number; sequences: number };
   assessment?: AssessmentView;
   validation?: ValidationView;
+  serverLogs?: ServerLogsView;
   pendingGate?: PendingGate;
   approvals: ApprovalRecord[];
   /** full-load-and-cdc: where CDC picks up. */
@@ -381,6 +399,7 @@ export interface CdcStatus {
   slot?: { name: string; dropped: boolean; retainedWalBytes?: number; active?: boolean };
   assessment?: AssessmentView;
   validation?: ValidationView;
+  serverLogs?: ServerLogsView;
   /** Full-load rows per table (full-load-and-cdc), for the table statistics. */
   fullLoadRows?: Record<string, { target: string; rows: number; at?: string }>;
   /** When each table last changed (ISO), for the table statistics. */

@@ -28,7 +28,7 @@ import {
 } from './definitions';
 import { beforeLoad, FullLoadState, TABLE_STATES } from './full-load-state';
 import { errorMessage, errorType, MIGRATION, PENDING_GATE, PHASE, retryPolicy } from './common';
-import { assessmentGate, Runbook } from './runbook';
+import { assessmentGate, collectServerLogs, Runbook } from './runbook';
 import { tableStatistics } from './table-stats';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -221,11 +221,13 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
       }
     }
     await rb?.audit.flush();
+    if (rb) await collectServerLogs(input.migration, state.status);
     phase('completed');
     return state.status;
   } catch (err) {
     holderScope.cancel();
     await rb?.audit.flush();
+    if (rb) await collectServerLogs(input.migration, state.status);
     state.status.error = errorMessage(err);
     phase('failed');
     throw ApplicationFailure.nonRetryable(

@@ -11,13 +11,20 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities, MigrationBrief } from '../activities';
 import type { AuditAction } from '../engine/audit';
-import { approveGate, type AssessmentView, type RunbookOptions, rejectGate } from './definitions';
+import {
+  approveGate,
+  type AssessmentView,
+  type RunbookOptions,
+  rejectGate,
+  type ServerLogsView,
+} from './definitions';
 import { DATABASE, errorMessage, MIGRATION, OWNER, PENDING_GATE, parseTimeout, retryPolicy } from './common';
 import { type GateHolder, GateKeeper } from './gates';
 
 type Activities = ReturnType<typeof createActivities>;
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry: retryPolicy(10) });
+const logs = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: retryPolicy(2) });
 const assess = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '2 minutes',
@@ -116,6 +123,24 @@ export class Runbook {
       holder.findings.push(`warning: configuration fingerprint not recorded: ${errorMessage(err)}`);
     }
     return brief;
+  }
+}
+
+/**
+ * Collect both servers' log lines since the workflow started into its record. Best effort: a server
+ * that cannot be read says how to fetch them; a failure only adds a finding.
+ */
+export async function collectServerLogs(
+  migration: string,
+  holder: { serverLogs?: ServerLogsView; findings: string[] },
+): Promise<void> {
+  try {
+    holder.serverLogs = await logs.collectLogs({
+      migration,
+      since: workflowInfo().startTime.toISOString(),
+    });
+  } catch (err) {
+    holder.findings.push(`warning: server logs not collected: ${errorMessage(err)}`);
   }
 }
 
