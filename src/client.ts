@@ -11,7 +11,10 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, Workflow } from '@temporalio/common';
 import { FerryError, ErrorType } from './errors';
+import { tableStatistics } from './workflows/table-stats';
 import {
+  tableStatisticsQuery,
+  type TableStatistics,
   approveGate,
   ApprovalRecord,
   CdcControlRequest,
@@ -256,6 +259,27 @@ export class FerryClient {
       compensations: [],
       error,
     };
+  }
+
+  /**
+   * DMS-style table statistics of a full-load or CDC workflow: the query while it runs, else computed
+   * from its final status.
+   */
+  async tableStatistics(workflowId: string): Promise<TableStatistics[]> {
+    const h = this.handle(workflowId);
+    const desc = await h.describe();
+    if (desc.status.name === 'RUNNING') return h.query(tableStatisticsQuery);
+    if (desc.type === 'cdcMigration') {
+      const st = await this.cdcStatus(workflowId);
+      return tableStatistics({
+        fullLoadRows: st.fullLoadRows,
+        cdc: st.tables,
+        validation: st.validation,
+        updatedAt: st.tableUpdatedAt,
+      });
+    }
+    const st = await this.fullLoadStatus(workflowId);
+    return tableStatistics({ load: st.tables, validation: st.validation });
   }
 
   async describe(workflowId: string) {

@@ -593,14 +593,19 @@ export function buildProgram(): Command {
         const desc = await client.describe(id);
         if (desc.type === 'cdcMigration') {
           const cst = await client.cdcStatus(id);
-          if (o.json) out(JSON.stringify({ ...cst, type: desc.type, execution: desc.status.name }));
-          else out(`${renderCdc(cst)}\n  execution: ${desc.status.name}`);
+          if (o.json) {
+            const tableStatistics = await client.tableStatistics(id);
+            out(JSON.stringify({ ...cst, type: desc.type, execution: desc.status.name, tableStatistics }));
+          } else out(`${renderCdc(cst)}\n  execution: ${desc.status.name}`);
           return;
         }
         const st = desc.type === 'fullLoad' ? await client.fullLoadStatus(id) : await client.status(id);
-        if (o.json)
-          out(JSON.stringify({ workflowId: id, type: desc.type, execution: desc.status.name, ...st }));
-        else if (desc.type === 'fullLoad')
+        if (o.json) {
+          const extra = desc.type === 'fullLoad' ? { tableStatistics: await client.tableStatistics(id) } : {};
+          out(
+            JSON.stringify({ workflowId: id, type: desc.type, execution: desc.status.name, ...st, ...extra }),
+          );
+        } else if (desc.type === 'fullLoad')
           out(`${renderFullLoad(id, st as FullLoadStatus)}\n  execution: ${desc.status.name}`);
         else out(`${renderStatus(id, st as PocStatus)}\n  execution: ${desc.status.name}`);
       } finally {

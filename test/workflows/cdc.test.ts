@@ -6,6 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { slotReports } from '../../src/cli/slots';
 import { cdcWorkflowId, FerryClient } from '../../src/client';
+import { listAudit } from '../../src/engine/audit';
 import { currentWalLsn, slotInfo } from '../../src/engine/cdc/source';
 import { dropSlot } from '../../src/engine/fullload/snapshot';
 import { WORKER_TUNING } from '../../src/worker';
@@ -48,6 +49,7 @@ describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)
       taskSettings: {
         FullLoadSettings: { MaxFullLoadSubTasks: 4 },
         TargetMetadata: { FullLobMode: true, LimitedSizeLobMode: false, BatchApplyEnabled: true },
+        ValidationSettings: { EnableValidation: true, PartitionSize: 2000 },
       },
       cdc: { progressSeconds: 1 },
     });
@@ -77,6 +79,8 @@ describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)
         fullLoad: { tablesPerChild: 6 },
         // Small, so the run continues as new several times during the test and must carry its state.
         historyLimit: 40,
+        validationIntervalSeconds: 10,
+        requestedBy: 'ops-bob',
       });
       const streaming = await waitStatus(client, id, 'streaming', (s) => s.phase === 'streaming' && !!s.lag);
       assert.ok(streaming.start?.slotName, 'the slot of the load is the one CDC streams');
@@ -88,6 +92,31 @@ describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)
       const caught = await waitStatus(client, id, `applied past ${end}`, appliedPast(end));
       assert.ok(caught.lag!.changes > 0 && caught.lag!.txns > 0, JSON.stringify(caught.lag));
       assert.ok(Object.keys(caught.tables).length > 3, JSON.stringify(caught.tables));
+
+      // Validation while streaming converges on the quiet source: every table Validated.
+      const validated = await waitStatus(
+        client,
+        id,
+        'all tables validated',
+        (x) =>
+          !!x.validation &&
+          x.validation.tables.length >= 20 &&
+          x.validation.pending === 0 &&
+          x.validation.tables.every((v) => v.state === 'Validated' || v.state === 'No primary key'),
+      );
+      assert.equal(validated.validation!.mismatches, 0);
+      assert.equal(validated.assessment?.blocked, false);
+      // DMS-style table statistics: full-load rows, CDC counts and validation state per table.
+      const stats = await client.tableStatistics(id);
+      const busy = stats.filter((x) => x.fullLoadRows > 0 && x.inserts + x.updates + x.deletes > 0);
+      assert.ok(busy.length > 0, JSON.stringify(stats));
+      assert.ok(
+        busy.every((x) => ['Validated', 'No primary key'].includes(x.validationState) && x.lastUpdateTime),
+        JSON.stringify(busy),
+      );
+      const sa = (await client.handle(id).describe()).searchAttributes as Record<string, unknown[]>;
+      assert.deepEqual(sa.FerryOwner, ['Owner']);
+      assert.ok(['none', '<10s'].includes(String(sa.FerryLagBucket?.[0])), JSON.stringify(sa.FerryLagBucket));
 
       const s = await connect(m!.source, src.db);
       const t = await connect(m!.target, m!.targetDb);
@@ -158,8 +187,39 @@ describe('CDC workflow: full-load-and-cdc (real activities, PostgreSQL 13 -> 15)
       );
       assert.ok(final.lag!.txns >= caught.lag!.txns);
 
-      // Starting over while the kept slot exists is refused before anything is touched, saying how.
-      await client.startCdc({ migration: mig.name, mode: 'full-load-and-cdc' });
+      // Every control is in the audit trail, with who and why.
+      const audit = await listAudit(mig.targetConn, mig.name);
+      assert.deepEqual(
+        audit.map((a) => `${a.action}:${a.by}${a.reason ? `:${a.reason}` : ''}`),
+        [
+          'start:ops-bob',
+          'config-change:ops-bob:first configuration seen',
+          'pause:alice:maintenance window',
+          'resume:alice',
+          'stop:alice:test over',
+        ],
+      );
+      assert.ok(
+        final.serverLogs?.endpoints.every((e) => e.readable),
+        JSON.stringify(final.serverLogs),
+      );
+
+      // Starting over while the kept slot exists: the assessment names the slot and stops at its gate.
+      await client.startCdc({ migration: mig.name, mode: 'full-load-and-cdc', requestedBy: 'ops-bob' });
+      const gated = await waitStatus(
+        client,
+        id,
+        'assessment gate',
+        (x) => x.pendingGate?.name === 'assessment',
+      );
+      assert.ok(
+        gated.assessment?.findings.some((f) => f.id === 'cdc-slot' && f.severity === 'blocker'),
+        JSON.stringify(gated.assessment?.findings),
+      );
+      await client.decide(id, 'reject', { gate: 'assessment', by: 'alice', reason: 'drop the slot first' });
+      await assert.rejects(client.handle(id).result());
+      // Skipping the assessment, the preflight still refuses before anything is touched, saying how.
+      await client.startCdc({ migration: mig.name, mode: 'full-load-and-cdc', skipAssessment: true });
       await assert.rejects(client.handle(id).result(), (err: Error) => {
         const msg = String((err as { cause?: Error }).cause?.message ?? err.message);
         assert.match(msg, new RegExp(`slot.*${final.start!.slotName}`));
