@@ -8,7 +8,7 @@ import { migrationContext, migrationEndpoints, endpointConn } from './context';
 import { wrap } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { loadMappingFiles } from '../mapping';
-import { type AssessmentResult, runAssessment, saveAssessment } from '../assessment';
+import { type AssessmentResult, findRule, runAssessment, saveAssessment } from '../assessment';
 import { cdcNames } from './full-load';
 import { loadPlan } from '../engine/plan-store';
 import { type TableValidation, type ValidationResult, validateMigration } from '../engine/validate';
@@ -277,7 +277,11 @@ export function assessmentView(r: {
     counts,
     findings: [...r.findings]
       .sort((a, b) => rank[a.severity] - rank[b.severity])
-      .slice(0, FINDINGS_IN_HISTORY),
+      .slice(0, FINDINGS_IN_HISTORY)
+      .map((f) => {
+        const fails = f.severity === 'blocker' ? findRule(f.id)?.fails : undefined;
+        return fails ? { ...f, fails } : f;
+      }),
     startedAt: r.startedAt,
     seconds: r.seconds,
   };

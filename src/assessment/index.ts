@@ -200,7 +200,7 @@ async function assess(input: AssessmentInput, src: Probe, tgt: Probe, findings: 
     checkColumnCollations(source, sourceConn, target, targetConn, plan, findings),
   );
   await guard('checking target tables', targetConn, () =>
-    checkTargetTables(target, targetConn, plan, input.settings, type, findings),
+    checkTargetTables(target, targetConn, plan, input.settings, type, findings, input.migration),
   );
   await guard('checking target schemas', targetConn, () =>
     checkTargetSchemas(target, targetConn, plan, findings),

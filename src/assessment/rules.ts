@@ -8,6 +8,8 @@
 //   warning  it runs, but something is lost, changed or slower than expected: read before approving
 //   info     what Ferry will do, or a fact to know (an estimate, a type worth a look)
 
+import type { ErrorType } from '../errors';
+
 export type Severity = 'blocker' | 'warning' | 'info';
 export type MigrationType = 'full-load' | 'full-load-and-cdc' | 'cdc';
 export type RuleCategory =
@@ -25,6 +27,12 @@ export interface Rule {
   advice: string;
   /** Migration types the rule applies to; all when absent. */
   migrationTypes?: readonly MigrationType[];
+  /**
+   * A blocker no approval can override: the migration's own step refuses it anyway (it cannot connect,
+   * the mapping does not compile, the source cannot replicate...). A workflow fails at once with this
+   * error type instead of waiting at gate `assessment` for an override that would change nothing.
+   */
+  fails?: ErrorType;
 }
 
 const CDC_TYPES = ['full-load-and-cdc', 'cdc'] as const;
@@ -34,6 +42,7 @@ const CATALOGUE = [
   {
     id: 'endpoint-connection-refused',
     severity: 'blocker',
+    fails: 'ENDPOINT_UNREACHABLE',
     category: 'connectivity',
     title: 'Connection refused',
     checks:
@@ -45,6 +54,7 @@ const CATALOGUE = [
   {
     id: 'endpoint-connect-timeout',
     severity: 'blocker',
+    fails: 'ENDPOINT_UNREACHABLE',
     category: 'connectivity',
     title: 'Connection attempt timed out',
     checks: 'The endpoint does not answer within the connect timeout (packets dropped, or the server hangs).',
@@ -55,6 +65,7 @@ const CATALOGUE = [
   {
     id: 'endpoint-dns',
     severity: 'blocker',
+    fails: 'ENDPOINT_UNREACHABLE',
     category: 'connectivity',
     title: 'Host name does not resolve',
     checks: 'The endpoint host name has no DNS answer (ENOTFOUND / EAI_AGAIN).',
@@ -65,6 +76,7 @@ const CATALOGUE = [
   {
     id: 'endpoint-no-route',
     severity: 'blocker',
+    fails: 'ENDPOINT_UNREACHABLE',
     category: 'connectivity',
     title: 'No route to the endpoint',
     checks:
@@ -74,6 +86,7 @@ const CATALOGUE = [
   {
     id: 'endpoint-unavailable',
     severity: 'blocker',
+    fails: 'ENDPOINT_UNREACHABLE',
     category: 'connectivity',
     title: 'Server not accepting connections',
     checks:
@@ -84,6 +97,7 @@ const CATALOGUE = [
   {
     id: 'endpoint-pg-hba',
     severity: 'blocker',
+    fails: 'AUTH_FAILED',
     category: 'connectivity',
     title: 'Rejected by pg_hba.conf',
     checks:
@@ -96,6 +110,7 @@ const CATALOGUE = [
   {
     id: 'endpoint-auth-failed',
     severity: 'blocker',
+    fails: 'AUTH_FAILED',
     category: 'connectivity',
     title: 'Authentication failed',
     checks: 'The password is refused, the role does not exist, or it may not log in.',
@@ -106,6 +121,7 @@ const CATALOGUE = [
   {
     id: 'endpoint-database-missing',
     severity: 'blocker',
+    fails: 'DATABASE_MISSING',
     category: 'connectivity',
     title: 'Database does not exist',
     checks: 'The database named by the endpoint or the migration does not exist on the server.',
@@ -116,6 +132,7 @@ const CATALOGUE = [
   {
     id: 'endpoint-tls-unavailable',
     severity: 'blocker',
+    fails: 'ENDPOINT_UNREACHABLE',
     category: 'connectivity',
     title: 'TLS required but not offered',
     checks:
@@ -127,6 +144,7 @@ const CATALOGUE = [
   {
     id: 'endpoint-tls-certificate',
     severity: 'blocker',
+    fails: 'ENDPOINT_UNREACHABLE',
     category: 'connectivity',
     title: 'TLS certificate not trusted',
     checks:
@@ -175,6 +193,7 @@ const CATALOGUE = [
   {
     id: 'source-select-privilege',
     severity: 'blocker',
+    fails: 'PRIVILEGE_MISSING',
     category: 'source',
     title: 'Source table not readable',
     checks: 'The source user has USAGE on the schema and SELECT on every selected table.',
@@ -240,6 +259,7 @@ const CATALOGUE = [
   {
     id: 'source-wal-level',
     severity: 'blocker',
+    fails: 'REPLICATION_NOT_READY',
     category: 'cdc',
     title: 'wal_level is not logical',
     checks: 'Logical decoding needs wal_level = logical on the source.',
@@ -251,6 +271,7 @@ const CATALOGUE = [
   {
     id: 'source-replication-slots',
     severity: 'blocker',
+    fails: 'REPLICATION_NOT_READY',
     category: 'cdc',
     title: 'No free replication slot',
     checks: 'max_replication_slots leaves a slot free for the migration.',
@@ -260,6 +281,7 @@ const CATALOGUE = [
   {
     id: 'source-wal-senders',
     severity: 'blocker',
+    fails: 'REPLICATION_NOT_READY',
     category: 'cdc',
     title: 'No free WAL sender',
     checks: 'max_wal_senders leaves a sender free for the CDC stream.',
@@ -270,6 +292,7 @@ const CATALOGUE = [
   {
     id: 'source-replication-privilege',
     severity: 'blocker',
+    fails: 'REPLICATION_NOT_READY',
     category: 'cdc',
     title: 'Source user lacks REPLICATION',
     checks: 'The source user has the REPLICATION attribute (or rds_replication, or is a superuser).',
@@ -279,6 +302,7 @@ const CATALOGUE = [
   {
     id: 'cdc-server',
     severity: 'blocker',
+    fails: 'REPLICATION_NOT_READY',
     category: 'cdc',
     title: 'Source server cannot decode changes',
     checks: 'The source is a primary (not a standby) of a version that can publish the selected tables.',
@@ -289,6 +313,7 @@ const CATALOGUE = [
   {
     id: 'cdc-replica-identity',
     severity: 'blocker',
+    fails: 'REPLICATION_NOT_READY',
     category: 'cdc',
     title: 'Table without replica identity',
     checks:
@@ -301,6 +326,7 @@ const CATALOGUE = [
   {
     id: 'cdc-unlogged-table',
     severity: 'blocker',
+    fails: 'REPLICATION_NOT_READY',
     category: 'cdc',
     title: 'Unlogged table under CDC',
     checks: 'No selected table is UNLOGGED: its changes never reach the WAL, so CDC cannot see them.',
@@ -310,6 +336,7 @@ const CATALOGUE = [
   {
     id: 'cdc-slot',
     severity: 'blocker',
+    fails: 'REPLICATION_NOT_READY',
     category: 'cdc',
     title: 'Replication slot not usable',
     checks:
@@ -321,6 +348,7 @@ const CATALOGUE = [
   {
     id: 'cdc-publication',
     severity: 'blocker',
+    fails: 'REPLICATION_NOT_READY',
     category: 'cdc',
     title: 'Publication not usable',
     checks:
@@ -517,6 +545,7 @@ const CATALOGUE = [
   {
     id: 'target-create-privilege',
     severity: 'blocker',
+    fails: 'PRIVILEGE_MISSING',
     category: 'target',
     title: 'Target user cannot create',
     checks:
@@ -558,6 +587,7 @@ const CATALOGUE = [
   {
     id: 'mapping-selection-empty',
     severity: 'blocker',
+    fails: 'CONFIG_INVALID',
     category: 'mapping',
     title: 'Selection matches no table',
     checks: 'Each selection rule matches at least one source table, and the mapping selects at least one.',
@@ -567,6 +597,7 @@ const CATALOGUE = [
   {
     id: 'mapping-filter-column',
     severity: 'blocker',
+    fails: 'CONFIG_INVALID',
     category: 'mapping',
     title: 'Filter names a missing column',
     checks: 'Every source filter of a selection rule names an existing column of the tables it selects.',
@@ -575,6 +606,7 @@ const CATALOGUE = [
   {
     id: 'mapping-transformation-invalid',
     severity: 'blocker',
+    fails: 'CONFIG_INVALID',
     category: 'mapping',
     title: 'Transformation produces an invalid column',
     checks:
@@ -585,6 +617,7 @@ const CATALOGUE = [
   {
     id: 'mapping-invalid',
     severity: 'blocker',
+    fails: 'CONFIG_INVALID',
     category: 'mapping',
     title: 'Mapping error',
     checks: 'The table mapping compiles against the source catalog.',

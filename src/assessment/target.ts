@@ -48,6 +48,7 @@ export async function checkTargetTables(
   settings: EngineSettings,
   migrationType: MigrationType,
   findings: Findings,
+  migration: string,
 ): Promise<void> {
   const loads = migrationType !== 'cdc';
   findings.ran(
@@ -57,6 +58,19 @@ export async function checkTargetTables(
   );
   const targets = plan.tables.map((t) => t.target);
   try {
+    // Tables this migration's own full load created: under DO_NOTHING a rerun resumes them (segments
+    // already copied are skipped), so their rows are not someone else's data.
+    const own = new Set<string>();
+    const { rows: ctl } = await target.query<{ ok: boolean }>(
+      `SELECT pg_catalog.to_regclass('ferry.load_tables') IS NOT NULL AS ok`,
+    );
+    if (ctl[0].ok) {
+      const { rows: loaded } = await target.query<{ s: string; t: string }>(
+        'SELECT target_schema AS s, target_table AS t FROM ferry.load_tables WHERE migration = $1',
+        [migration],
+      );
+      for (const l of loaded) own.add(displayName(l.s, l.t));
+    }
     const { rows } = await target.query<{
       ord: number;
       exists: boolean;
@@ -100,6 +114,7 @@ export async function checkTargetTables(
             : `holding ${rows} row(s)`;
       switch (settings.targetTablePrepMode) {
         case 'DO_NOTHING':
+          if (own.has(tname)) break;
           findings.add(
             'target-table-not-empty',
             object,

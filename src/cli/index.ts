@@ -412,10 +412,11 @@ export function buildProgram(): Command {
       '--json',
       'last line: {"blocked":bool,"findings":[{"id","severity","object","message","advice"}]}',
     )
-    .action(async (migration: string, o: { config?: string; json?: boolean }) => {
+    .option('--last', "do not assess: print the latest stored run (a workflow's or an earlier command's)")
+    .action(async (migration: string, o: { config?: string; json?: boolean; last?: boolean }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads pg only for this command
       const mon = require('./monitor') as typeof import('./monitor');
-      const r = await mon.assessCommand(resolveConfigPath(o.config), migration);
+      const r = await mon.assessCommand(resolveConfigPath(o.config), migration, { last: o.last });
       if (o.json) {
         const findings = r.findings.map(({ id, severity, object, message, advice }) => ({
           id,

@@ -7,13 +7,32 @@ import {
   collectMigrationLogs,
   type ServerLogsReport,
 } from '../activities/runbook';
-import type { AssessmentResult } from '../assessment';
+import { type AssessmentResult, latestAssessment } from '../assessment';
+import { ErrorType, FerryError } from '../errors';
 import { listAudit, type AuditRecord } from '../engine/audit';
 import { type JournalOperation, type JournalRow, parseSince, queryJournal } from '../engine/cdc/journal';
 import { type ValidationReport, validateMigration, validationReport } from '../engine/validate';
 
-/** `ferry assess`: every rule against both endpoints now; the result is stored on the target too. */
-export const assessCommand = assessConfiguredMigration;
+/**
+ * `ferry assess`: every rule against both endpoints now (the result is stored on the target too), or
+ * with `last` the latest stored run (a workflow's or a previous command's).
+ */
+export async function assessCommand(
+  configPath: string,
+  migration: string,
+  o: { last?: boolean } = {},
+): Promise<AssessmentResult> {
+  if (!o.last) return assessConfiguredMigration(configPath, migration);
+  const { m, targetConn } = await migrationEndpoints(configPath, migration);
+  const stored = await latestAssessment(targetConn, m.name);
+  if (!stored) {
+    throw new FerryError(
+      ErrorType.CONFIG_INVALID,
+      `no assessment of ${m.name} is stored on endpoint ${m.target} yet: run \`ferry assess ${m.name}\` without --last`,
+    );
+  }
+  return stored;
+}
 
 export function renderAssessment(migration: string, r: AssessmentResult): string {
   const counts = { blocker: 0, warning: 0, info: 0 };

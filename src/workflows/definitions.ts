@@ -141,6 +141,8 @@ export interface AssessmentFindingView {
   object: string;
   message: string;
   advice: string;
+  /** A blocker no approval can override: the error type the migration's own step would fail with. */
+  fails?: string;
 }
 
 export interface AssessmentView {

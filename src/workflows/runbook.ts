@@ -176,6 +176,16 @@ export async function assessmentGate(
   });
   holder.assessment = view;
   if (!view.blocked) return;
+  // Blockers no approval can override (cannot connect, mapping does not compile, the source cannot
+  // replicate): fail now, with the error type the step itself would fail with, and every such finding.
+  const fatal = view.findings.filter((f) => f.fails);
+  if (fatal.length) {
+    throw ApplicationFailure.nonRetryable(
+      `the premigration assessment of ${input.migration} found ${fatal.length} blocker(s) no approval can override, ` +
+        `nothing was moved: ${fatal.map((f) => `${f.id} [${f.object}]: ${f.message} → ${f.advice}`).join('; ')}`,
+      fatal[0].fails,
+    );
+  }
 
   const timeoutMs = parseTimeout(input.gateTimeout ?? '7 days');
   rb.gates.open('assessment', now(), new Date(now().getTime() + timeoutMs), {

@@ -2,6 +2,7 @@
 // missing an extension the source uses, tables already holding rows under each TargetTablePrepMode,
 // tables a cdc-only migration needs, a user that may not create, and the space estimate.
 import assert from 'node:assert/strict';
+import { ensureControlTables } from '../../src/engine/fullload/control';
 import { randomBytes } from 'node:crypto';
 import type { PgConnInfo } from '../../src/engine/connection';
 import { type TestServer, connect, testServer } from '../support/pg';
@@ -108,6 +109,24 @@ describe('assessment: target', function () {
     const [v] = assertFires(r, 'target-extension-version', 'extension:hstore');
     assert.match(v.message, /extension hstore is 1\.8 on the source; target aurora offers .*1\.7/);
     assert.ok(r.blocked);
+  });
+
+  it("DO_NOTHING over the migration's own earlier load is a resume, not someone else's data", async () => {
+    await ensureControlTables(fullTarget);
+    const c = await connect(pg15, fullTargetDb);
+    try {
+      await c.query(
+        `INSERT INTO ferry.load_tables (migration, source_schema, source_table, target_schema, target_table, state)
+         VALUES ('resume-me', 'public', 'orders', 'public', 'orders', 'completed')`,
+      );
+      const mine = await assess({ source, target: fullTarget, migration: 'resume-me' });
+      assertSilent(mine, 'target-table-not-empty');
+      const other = await assess({ source, target: fullTarget, migration: 'someone-else' });
+      assertFires(other, 'target-table-not-empty', 'table:public.orders');
+    } finally {
+      await c.query(`DELETE FROM ferry.load_tables WHERE migration = 'resume-me'`);
+      await c.end();
+    }
   });
 
   it('tables holding rows: a blocker with DO_NOTHING, the data lost named otherwise', async () => {

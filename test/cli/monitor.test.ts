@@ -61,6 +61,10 @@ describe('ferry assess, validate, audit, logs, changes (CLI)', function () {
       assert.deepEqual(Object.keys(f), ['id', 'severity', 'object', 'message', 'advice']);
       assert.ok(['blocker', 'warning', 'info'].includes(f.severity));
     }
+    // The run is stored: --last prints it without assessing again.
+    const last = await ferry('assess', m.name, '--config', m.configPath, '--json', '--last');
+    assert.equal(last.code, 0, last.stderr);
+    assert.deepEqual(JSON.parse(lastLine(last.stdout)), doc);
     // The sample's plain-text loopback sessions are named per endpoint.
     assert.ok(
       doc.findings.some(

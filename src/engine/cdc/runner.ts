@@ -313,10 +313,20 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       },
     );
 
+    // Lag is counted from here while nothing is known yet (no stored position, nothing received): the
+    // slot's confirmed position, read once. Reporting only: what is applied or skipped never uses it.
+    let lagBase = startLsn === '0/0' ? undefined : startLsn;
     /** The source's WAL position into totals.sourceLsn, on a session kept for it; false on failure. */
     const readSourceLsn = async (): Promise<boolean> => {
       try {
         monitor ??= await connectPg(opts.source, 'ferry-cdc-monitor');
+        if (lagBase === undefined) {
+          const { rows } = await monitor.query<{ lsn: string | null }>(
+            'SELECT confirmed_flush_lsn::text AS lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+            [opts.slotName],
+          );
+          lagBase = rows[0]?.lsn ?? '0/0';
+        }
         totals.sourceLsn = maxLsn(totals.sourceLsn, await readCurrentLsn(monitor));
         return true;
       } catch {
@@ -332,7 +342,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
         // On failure the last known source position stands; the next report tries again.
         await readSourceLsn();
         const now = Date.now();
-        const pos = maxLsn(totals.appliedLsn, confirmed);
+        const pos = maxLsn(maxLsn(totals.appliedLsn, confirmed), lagBase ?? '0/0');
         totals.receivedLsn = maxLsn(stream.receivedLsn, pos);
         totals.lagBytes = Math.max(0, Number(lsnToBigInt(totals.sourceLsn) - lsnToBigInt(pos)));
         totals.lagSeconds = oldestUnapplied === undefined ? 0 : Math.max(0, (now - oldestUnapplied) / 1000);

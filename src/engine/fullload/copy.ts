@@ -385,43 +385,48 @@ interface LobCut {
   over: string;
 }
 
-/** Limited LOB mode cuts for the LOB-typed output columns (see copySegment). */
-function lobCuts(table: TablePlan, columns: ColumnPlan[], types: OutputType[]): LobCut[] {
-  if (table.lob.mode !== 'limited' || !(table.lob.maxBytes > 0)) return [];
+/**
+ * The limited-LOB cut of one column whose output type is `baseName`: text to maxBytes/2 characters,
+ * bytea to maxBytes bytes, json/jsonb/xml above maxBytes to NULL. `expr` replaces the column's
+ * expression, `over` is true for the values it cuts. Undefined when the column is loaded whole. Shared
+ * with validation, which must read the source the way the load wrote the target.
+ */
+export function lobCut(
+  table: TablePlan,
+  c: ColumnPlan,
+  baseName: string | undefined,
+): { expr: string; over: string } | undefined {
+  if (table.lob.mode !== 'limited' || !(table.lob.maxBytes > 0)) return undefined;
   const max = Math.floor(table.lob.maxBytes);
   const chars = Math.max(1, Math.floor(max / 2));
+  const x = columnExpr(c, table);
+  switch (baseName) {
+    case 'text':
+      // octet_length reads the TOAST header only; length() then confirms with characters.
+      return {
+        expr: `(left(${x}, ${chars}))::${c.type}`,
+        over: `octet_length(${x}) > ${chars} AND length(${x}) > ${chars}`,
+      };
+    case 'bytea':
+      return { expr: `(substring(${x} FROM 1 FOR ${max}))::${c.type}`, over: `octet_length(${x}) > ${max}` };
+    case 'json':
+    case 'jsonb':
+    case 'xml':
+      return {
+        expr: `(CASE WHEN octet_length((${x})::text) > ${max} THEN NULL ELSE ${x} END)::${c.type}`,
+        over: `octet_length((${x})::text) > ${max}`,
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** Limited LOB mode cuts for the LOB-typed output columns (see copySegment). */
+function lobCuts(table: TablePlan, columns: ColumnPlan[], types: OutputType[]): LobCut[] {
   const cuts: LobCut[] = [];
   columns.forEach((c, index) => {
-    const x = columnExpr(c, table);
-    switch (types[index]?.baseName) {
-      case 'text':
-        // octet_length reads the TOAST header only; length() then confirms with characters.
-        cuts.push({
-          index,
-          target: c.target,
-          expr: `(left(${x}, ${chars}))::${c.type}`,
-          over: `octet_length(${x}) > ${chars} AND length(${x}) > ${chars}`,
-        });
-        break;
-      case 'bytea':
-        cuts.push({
-          index,
-          target: c.target,
-          expr: `(substring(${x} FROM 1 FOR ${max}))::${c.type}`,
-          over: `octet_length(${x}) > ${max}`,
-        });
-        break;
-      case 'json':
-      case 'jsonb':
-      case 'xml':
-        cuts.push({
-          index,
-          target: c.target,
-          expr: `(CASE WHEN octet_length((${x})::text) > ${max} THEN NULL ELSE ${x} END)::${c.type}`,
-          over: `octet_length((${x})::text) > ${max}`,
-        });
-        break;
-    }
+    const cut = lobCut(table, c, types[index]?.baseName);
+    if (cut) cuts.push({ index, target: c.target, ...cut });
   });
   return cuts;
 }

@@ -3,8 +3,8 @@
 // the target read as it is, the key both sides are ordered and ranged by, and the row hash.
 import type { Client } from 'pg';
 import { ErrorType, FerryError } from '../../errors';
-import type { ColumnPlan, MigrationPlan, TablePlan } from '../../mapping/types';
-import { columnExpr } from '../fullload/copy';
+import type { MigrationPlan, TablePlan } from '../../mapping/types';
+import { columnExpr, lobCut } from '../fullload/copy';
 import { relationSql } from '../fullload/segments';
 import { andPredicates, filterSql } from '../fullload/sql';
 import { displayName, qualify, quoteIdent, quoteLiteral } from '../ident';
@@ -125,30 +125,6 @@ async function describeTarget(
   return { columns: new Map(rows.map((r) => [r.name, r])), uniqueKeys: uniques };
 }
 
-/**
- * The limited-LOB cut the full load applied to this column (copy.ts lobCuts, same rules): text to
- * maxBytes/2 characters, bytea to maxBytes bytes, json/jsonb/xml above maxBytes to NULL. Undefined when
- * the column is loaded whole.
- */
-function lobCut(table: TablePlan, c: ColumnPlan, base: string): string | undefined {
-  if (table.lob.mode !== 'limited' || !(table.lob.maxBytes > 0)) return undefined;
-  const max = Math.floor(table.lob.maxBytes);
-  const chars = Math.max(1, Math.floor(max / 2));
-  const x = columnExpr(c, table);
-  switch (base) {
-    case 'text':
-      return `(left(${x}, ${chars}))::${c.type}`;
-    case 'bytea':
-      return `(substring(${x} FROM 1 FOR ${max}))::${c.type}`;
-    case 'json':
-    case 'jsonb':
-    case 'xml':
-      return `(CASE WHEN octet_length((${x})::text) > ${max} THEN NULL ELSE ${x} END)::${c.type}`;
-    default:
-      return undefined;
-  }
-}
-
 /** A value's text for failure records: LOBs above LOB_SHOW_CHARS as md5 and length. */
 function showExpr(text: string, lob: boolean): string {
   if (!lob) return text;
@@ -216,7 +192,7 @@ export async function tableShape(
       shape.excluded.push({ column: c.target, reason });
       continue;
     }
-    const value = lobCut(table, c, t.base) ?? columnExpr(c, table);
+    const value = lobCut(table, c, t.base)?.expr ?? columnExpr(c, table);
     values.set(c.target, value);
     const partial = lob && !isKey && partialChars > 0;
     const cmp = (typed: string) => (partial ? `left((${typed})::text, ${partialChars})` : `(${typed})::text`);
