@@ -69,7 +69,7 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
         `full load: starting workflow ${loadId} (${info.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${loadId})`,
       );
       const t1 = Date.now();
-      await client.startFullLoad({ migration: stack.DEMO_MIGRATION });
+      await client.startFullLoad({ migration: stack.DEMO_MIGRATION, requestedBy: o.approver });
       let last = '';
       for (;;) {
         const desc = await client.describe(loadId);
@@ -84,7 +84,8 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
       }
       load = await client.fullLoadStatus(loadId);
       loadSeconds = (Date.now() - t1) / 1000;
-      ok = load.phase === 'completed';
+      // Validated after the load (the stack's task settings enable it): a mismatch fails the demo.
+      ok = load.phase === 'completed' && (load.validation?.mismatches ?? 0) === 0;
     }
     if (o.json) {
       const timings = Object.fromEntries(res.status.steps.map((s) => [s.name, s.seconds ?? null]));
@@ -109,6 +110,14 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
             bytes: load.totals.bytes,
             seconds: loadSeconds,
             postData: load.postData,
+            assessment: load.assessment && { blocked: load.assessment.blocked, ...load.assessment.counts },
+            validation: load.validation && {
+              enabled: load.validation.enabled,
+              mismatches: load.validation.mismatches,
+              pending: load.validation.pending,
+              validated: load.validation.tables.filter((t) => t.state === 'Validated').length,
+              tables: load.validation.tables.length,
+            },
             error: load.error,
           },
           uiUrl: url,

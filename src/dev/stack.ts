@@ -234,10 +234,12 @@ async function writeConfig(
     ],
   };
   // DMS task settings, as AWS DMS takes them: whole LOBs (the sample has 1 MB+ bytea and 64 KB+ text,
-  // which DMS's default limited LOB mode would truncate at 32 KB), four parallel copies.
+  // which DMS's default limited LOB mode would truncate at 32 KB), four parallel copies, and data
+  // validation (row counts and chunked checksums) after the load.
   const settings = {
     TargetMetadata: { FullLobMode: true, LimitedSizeLobMode: false },
     FullLoadSettings: { TargetTablePrepMode: 'DO_NOTHING', MaxFullLoadSubTasks: 4 },
+    ValidationSettings: { EnableValidation: true },
   };
   await fs.writeFile(path.join(p.dev, 'task-settings.json'), JSON.stringify(settings, null, 2) + '\n');
   const text =

@@ -41,6 +41,15 @@ describe('ferry demo and ferry dev (CLI, fresh FERRY_HOME)', function () {
     assert.equal(last.fullLoad.phase, 'completed');
     assert.ok(last.fullLoad.tables >= 15 && last.fullLoad.rows > 50_000, JSON.stringify(last.fullLoad));
     assert.ok(last.fullLoad.postData.indexes > 0 && last.fullLoad.postData.sequences > 0);
+    // Assessed before, validated after: nothing blocks, every table with a key validates.
+    assert.equal(last.fullLoad.assessment.blocked, false);
+    assert.equal(last.fullLoad.validation.enabled, true);
+    assert.equal(last.fullLoad.validation.mismatches, 0);
+    assert.equal(
+      last.fullLoad.validation.validated,
+      last.fullLoad.validation.tables - 1,
+      'all but the key-less table',
+    );
     for (const step of ['inspect', 'dump', 'restore', 'verify', 'plan', 'approval']) {
       assert.equal(typeof last.timings[step], 'number', `timing of ${step}`);
     }
