@@ -213,7 +213,7 @@ describe('assessment: source', function () {
     const [lob] = assertFires(r, 'source-lob-truncation', 'column:public.docs.body');
     assert.match(
       lob.message,
-      /largest value is 100\.0 KB, above TargetMetadata\.LobMaxSize \(32 KB\); 3 value/,
+      /largest value is 100\.0 KiB, above TargetMetadata\.LobMaxSize \(32 KB\); 3 value/,
     );
     assert.match(lob.advice, /at least 100 \(KB\)/);
     assertSilent(r, ...CDC_BLOCKERS);

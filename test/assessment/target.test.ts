@@ -87,7 +87,7 @@ describe('assessment: target', function () {
     assertSilent(r, ...TARGET_RULES);
     assert.equal(r.blocked, false, describeResult(r));
     const [space] = assertFires(r, 'target-free-space', 'endpoint:aurora');
-    assert.match(space.message, /the 3 selected table\(s\) take \d+\.\d KB on source onsite/);
+    assert.match(space.message, /the 3 selected table\(s\) take \d+\.\d KiB on source onsite/);
     assert.match(space.advice, /SHOW data_directory; then df -h/);
   });
 

@@ -12,6 +12,7 @@
 // or missing tables are only `info` (ensurePublication fixes them first); when the migration continues
 // from an existing slot ('cdc' mode), they are errors, because fixing them now cannot bring back the
 // changes in between: the advice is to fix the publication and start from a new slot.
+import { bytes } from '../../mapping/explain';
 import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
 import { ErrorType, FerryError } from '../../errors';
@@ -525,20 +526,9 @@ function describeSlot(s: SlotInfo): string {
   const state = s.active ? `active (streaming to pid ${s.activePid ?? '?'})` : 'inactive';
   const kind = s.type === 'physical' ? 'physical slot' : `logical slot of plugin ${s.plugin}`;
   return (
-    `${kind}${s.database ? ` in database ${s.database}` : ''}, ${state}, retaining ${formatBytes(s.retainedWalBytes)} of WAL` +
+    `${kind}${s.database ? ` in database ${s.database}` : ''}, ${state}, retaining ${bytes(s.retainedWalBytes)} of WAL` +
     (s.confirmedFlushLsn ? `, confirmed up to ${s.confirmedFlushLsn}` : '')
   );
-}
-
-function formatBytes(n: number): string {
-  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
 }
 
 /** The slot, or undefined when there is none of that name on the server. */

@@ -314,13 +314,7 @@ export async function compareChunk(
       const lsn = await beginSource(s);
       return { lsn, sum: await sumOf(s, chunkSumSql(shape, 'source', range)) };
     };
-    // During CDC the target is read first (see the rule at the top); otherwise both at once.
-    let tr: Awaited<ReturnType<typeof targetSide>>;
-    let sr: Awaited<ReturnType<typeof sourceSide>>;
-    if (ctx.cdc) {
-      tr = await targetSide();
-      sr = await sourceSide();
-    } else [tr, sr] = await Promise.all([targetSide(), sourceSide()]);
+    const [tr, sr] = await bothSides(ctx.cdc, targetSide, sourceSide);
     const position = maxOpt(before, tr.applied);
     // The chunk's source side did not change since a check the position has passed (or it has been
     // pending past RecordFailureDelayLimitInMinutes): what still differs is confirmed.
@@ -455,12 +449,7 @@ export async function recheckKeys(
           const lsn = await beginSource(s);
           return { lsn, rows: await fetchKeyed(s, shape, 'source', keys) };
         };
-        let tr: Awaited<ReturnType<typeof targetSide>>;
-        let sr: Awaited<ReturnType<typeof sourceSide>>;
-        if (ctx.cdc) {
-          tr = await targetSide();
-          sr = await sourceSide();
-        } else [tr, sr] = await Promise.all([targetSide(), sourceSide()]);
+        const [tr, sr] = await bothSides(ctx.cdc, targetSide, sourceSide);
         await Promise.all([s.query('COMMIT'), t.query('COMMIT')]);
         return { tr, sr, position: maxOpt(before, tr.applied) };
       });
@@ -476,4 +465,15 @@ export async function recheckKeys(
     ctx.signal,
   );
   return total;
+}
+
+/** Read both sides of a comparison: during CDC the target first (see the rule at the top), else at once. */
+async function bothSides<T, S>(
+  cdc: boolean,
+  target: () => Promise<T>,
+  source: () => Promise<S>,
+): Promise<[T, S]> {
+  if (!cdc) return Promise.all([target(), source()]);
+  const t = await target();
+  return [t, await source()];
 }
