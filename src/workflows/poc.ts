@@ -3,6 +3,7 @@
 import {
   ApplicationFailure,
   condition,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -11,6 +12,7 @@ import {
 import type { createActivities } from '../activities';
 import { approveGate, PocInput, PocPhase, PocResult, rejectGate, statusQuery } from './definitions';
 import { PocState } from './poc-state';
+import { Auditor } from './runbook';
 import { errorMessage, errorType, MIGRATION, parseTimeout, PENDING_GATE, PHASE, retryPolicy } from './common';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -149,6 +151,19 @@ export async function proofOfConcept(input: PocInput): Promise<PocResult> {
     if (!decided)
       state.decide({ gate: 'poc', by: 'ferry', reason: 'approval gate timed out' }, 'timed-out', now());
     const decision = state.decision('poc')!;
+    // The decision joins the migration's audit trail. Behind a patch marker: PoC histories recorded
+    // before the audit trail existed replay without it.
+    if (patched('audit-trail')) {
+      const audit = new Auditor(input.migration, (m) => state.addFinding(m));
+      const action =
+        decision.decision === 'approved'
+          ? 'approve'
+          : decision.decision === 'rejected'
+            ? 'reject'
+            : 'gate-timeout';
+      audit.record(action, decision.by, decision.reason, { gate: 'poc' });
+      await audit.flush();
+    }
     state.end(
       'approval',
       now(),

@@ -18,6 +18,7 @@ type Activities = Pick<
   | 'verifyScratch'
   | 'planFromPoc'
   | 'dropScratch'
+  | 'recordAudit'
 >;
 import { FerryClient } from '../../src/client';
 import { FerryError } from '../../src/errors';
@@ -26,6 +27,8 @@ import { temporalEnv, workflowBundle } from '../support/temporal';
 
 interface Calls {
   names: string[];
+  /** Audit entries the workflow recorded (not in `names`: the trail is written beside the steps). */
+  audit?: { action: string; by: string; reason?: string; detail?: Record<string, unknown> }[];
 }
 
 function stubs(calls: Calls, overrides: Partial<Activities> = {}): Activities {
@@ -78,6 +81,10 @@ function stubs(calls: Calls, overrides: Partial<Activities> = {}): Activities {
       planFile: '/tmp/plan.json',
     })),
     dropScratch: rec('dropScratch', async () => ({ database: 'ferry_poc_m', dropped: true })),
+    recordAudit: async ({ entries }) => {
+      (calls.audit ??= []).push(...entries);
+      return entries.length;
+    },
   };
   return { ...base, ...overrides };
 }
@@ -151,6 +158,11 @@ describe('PoC workflow (stubbed activities, real dev server)', function () {
       'planFromPoc',
       'dropScratch',
     ]);
+    // The approval is in the audit trail, with who, why and the gate.
+    assert.deepEqual(
+      calls.audit?.map((a) => [a.action, a.by, a.detail?.gate]),
+      [['approve', res.status.approvals[0].by, 'poc']],
+    );
   });
 
   it('refuses approvals from non-approvers, for the wrong gate, or with no gate pending', async () => {
