@@ -104,11 +104,17 @@ describe('engine/validate: while CDC applies a busy workload', function () {
   it('converges to Validated on busy tables and confirms a corrupted quiet row', async () => {
     workload = startWorkload(pg13, source.database, 5);
     const { rows: emp } = await dst.query<{ id: string }>(
-      `SELECT id::text FROM hr.employees ORDER BY id LIMIT 1 OFFSET 3`,
+      `SELECT id::text FROM hr.employees ORDER BY id LIMIT 2 OFFSET 3`,
     );
+    const extraId = String(Number(emp[0].id) + 1_000_000);
+    // Three corruptions of the quiet table: a changed value, a deleted row, an extra row.
     await dst.query(
       `BEGIN; SET LOCAL session_replication_role = replica;
-       UPDATE hr.employees SET salary = salary + 100 WHERE id = ${emp[0].id}; COMMIT`,
+       UPDATE hr.employees SET salary = salary + 100 WHERE id = ${emp[0].id};
+       DELETE FROM hr.employees WHERE id = ${emp[1].id};
+       INSERT INTO hr.employees (id, first_name, last_name, email, hired_on, salary)
+         VALUES (${extraId}, 'Extra', 'Row', 'extra.row@example.com', '2024-01-01', 1000);
+       COMMIT`,
     );
     // CDC has applied something: its position is on the target.
     for (let i = 0; ; i++) {
@@ -161,13 +167,21 @@ describe('engine/validate: while CDC applies a busy workload', function () {
     console.log(
       `      ${pendingSeen} keys were pending; converged after ${rounds} re-check run(s), ${workload.committed()} workload txns`,
     );
-    const bad = last.failures.filter((f) => f.status === 'mismatched');
+    const bad = last.failures
+      .filter((f) => f.status === 'mismatched')
+      .sort((a, b) => Number(a.key.id) - Number(b.key.id));
     assert.deepEqual(
       bad.map((f) => [f.table, f.key, f.kind, f.columns]),
-      [[QUIET, { id: emp[0].id }, 'different', ['salary']]],
-      'the corrupted row is the only confirmed mismatch',
+      [
+        [QUIET, { id: emp[0].id }, 'different', ['salary']],
+        [QUIET, { id: emp[1].id }, 'missing-on-target', undefined],
+        [QUIET, { id: extraId }, 'extra-on-target', undefined],
+      ],
+      'the corrupted rows are the only confirmed mismatches',
     );
     assert.equal(Number(bad[0].target!.salary), Number(bad[0].source!.salary) + 100);
+    assert.ok(bad[1].source && !bad[1].target, 'a missing row shows the source values');
+    assert.ok(bad[2].target && !bad[2].source, 'an extra row shows the target values');
     assert.ok(bad[0].rechecks > 0);
 
     // Once the workload stops, a new full pass finds the busy tables Validated and the corrupted row still there.
@@ -178,10 +192,16 @@ describe('engine/validate: while CDC applies a busy workload', function () {
       Object.fromEntries(done.tables.map((t) => [t.key, t.state])),
       Object.fromEntries([...BUSY.map((k) => [k, 'Validated']), [QUIET, 'Mismatched records']]),
     );
-    assert.equal(done.mismatches, 1);
+    assert.equal(done.mismatches, 3);
     assert.deepEqual(
-      done.failures.map((f) => [f.key, f.status]),
-      [[{ id: emp[0].id }, 'mismatched']],
+      done.failures
+        .map((f) => [f.key, f.status])
+        .sort((a, b) => Number((a[0] as { id: string }).id) - Number((b[0] as { id: string }).id)),
+      [
+        [{ id: emp[0].id }, 'mismatched'],
+        [{ id: emp[1].id }, 'mismatched'],
+        [{ id: extraId }, 'mismatched'],
+      ],
     );
     assert.ok(done.failures[0].rechecks > 1, 'the failure was re-checked, not found anew');
   });
