@@ -15,6 +15,7 @@ import { tableStatistics } from './workflows/table-stats';
 import {
   tableStatisticsQuery,
   type TableStatistics,
+  type PendingGate,
   approveGate,
   ApprovalRecord,
   CdcControlRequest,
@@ -53,6 +54,22 @@ export interface MigrationListing {
   pendingGate?: string;
   startTime: Date;
   closeTime?: Date;
+}
+
+/** A gate waiting for an approver, as `ferry approvals` lists it. */
+export interface PendingApproval {
+  workflowId: string;
+  type: string;
+  migration?: string;
+  database?: string;
+  owner?: string;
+  phase?: string;
+  gate: string;
+  approvers: string[];
+  since?: string;
+  deadline?: string;
+  /** What the approver decides on: the blocker count (assessment), the verify result (poc)... */
+  summary?: string;
 }
 
 export function pocWorkflowId(migration: string): string {
@@ -308,6 +325,53 @@ export class FerryClient {
 
   async result(workflowId: string): Promise<PocResult> {
     return this.handle(workflowId).result();
+  }
+
+  /** Every running workflow of the task queue waiting at a gate, oldest first, with who may decide. */
+  async pendingApprovals(): Promise<PendingApproval[]> {
+    const out: PendingApproval[] = [];
+    const query = `TaskQueue = '${this.taskQueue}' AND ExecutionStatus = 'Running'`;
+    for await (const w of this.client.workflow.list({ query })) {
+      const sa = w.searchAttributes as Record<string, unknown[] | undefined>;
+      const gate = sa.FerryPendingGate?.[0] as string | undefined;
+      if (!gate) continue;
+      const h = this.handle(w.workflowId);
+      let pending: PendingGate | undefined;
+      let summary: string | undefined;
+      try {
+        if (w.type === 'cdcMigration') {
+          const st = await h.query(cdcStatusQuery);
+          pending = st.pendingGate;
+          if (st.assessment)
+            summary = `${st.assessment.counts.blocker} blocker(s), ${st.assessment.counts.warning} warning(s)`;
+        } else if (w.type === 'fullLoad') {
+          const st = await h.query(fullLoadStatusQuery);
+          pending = st.pendingGate;
+          if (st.assessment)
+            summary = `${st.assessment.counts.blocker} blocker(s), ${st.assessment.counts.warning} warning(s)`;
+        } else if (w.type === 'proofOfConcept') {
+          const st = await h.query(statusQuery);
+          pending = st.pendingGate;
+          if (st.verify) summary = `verify ${st.verify.ok ? 'ok' : 'FAILED'}, ${st.verify.tables} tables`;
+        }
+      } catch {
+        // No worker answers queries right now: list the gate from its search attribute alone.
+      }
+      out.push({
+        workflowId: w.workflowId,
+        type: w.type,
+        migration: sa.FerryMigration?.[0] as string | undefined,
+        database: sa.FerryDatabase?.[0] as string | undefined,
+        owner: sa.FerryOwner?.[0] as string | undefined,
+        phase: sa.FerryPhase?.[0] as string | undefined,
+        gate,
+        approvers: pending?.approvers ?? [],
+        ...(pending?.since && { since: pending.since }),
+        ...(pending?.deadline && { deadline: pending.deadline }),
+        ...(summary && { summary }),
+      });
+    }
+    return out.sort((a, b) => (a.since ?? '').localeCompare(b.since ?? ''));
   }
 
   async list(limit = 50): Promise<MigrationListing[]> {

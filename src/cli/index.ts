@@ -641,6 +641,34 @@ export function buildProgram(): Command {
   }
 
   program
+    .command('approvals')
+    .description(
+      'gates waiting for an approver across migrations: which, since when, until when, who may decide',
+    )
+    .option('--config <file>', 'ferry.yaml')
+    .option('--json')
+    .action(async (o: { config?: string; json?: boolean }) => {
+      const client = await clientFor(o.config);
+      try {
+        const rows = await client.pendingApprovals();
+        if (o.json) out(JSON.stringify(rows));
+        else if (!rows.length) out('no gate is waiting for an approver');
+        else
+          for (const r of rows) {
+            out(
+              `${r.workflowId}: gate "${r.gate}"${r.migration ? ` of ${r.migration}` : ''}` +
+                `${r.database ? ` (database ${r.database}${r.owner ? `, owner ${r.owner}` : ''})` : ''}` +
+                `${r.since ? ` since ${r.since}` : ''}${r.deadline ? `, until ${r.deadline}` : ''}` +
+                `${r.summary ? ` — ${r.summary}` : ''}\n  approvers: ${r.approvers.join(', ') || '(see ferry.yaml)'}\n` +
+                `  ferry approve ${r.workflowId} --gate ${r.gate} --by <approver> --reason "<why>"`,
+            );
+          }
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
     .command('list')
     .description('migration workflows on the task queue, newest first')
     .option('--config <file>', 'ferry.yaml')

@@ -100,6 +100,16 @@ describe('runbook steps of the full-load workflow (assessment gate, validation, 
       // Nothing moved yet.
       assert.equal(st.planId, undefined);
 
+      // `ferry approvals` lists it, with who may decide and what about.
+      const pending = (await client.pendingApprovals()).find((p) => p.workflowId === id);
+      assert.ok(pending, 'the gate is listed');
+      assert.equal(pending.gate, 'assessment');
+      assert.deepEqual(pending.approvers, ['alice']);
+      assert.equal(pending.database, m.sourceDb);
+      assert.equal(pending.owner, 'Owner');
+      assert.match(pending.summary ?? '', /^[1-9]\d* blocker\(s\)/);
+      assert.ok(pending.deadline && pending.since);
+
       const desc = await client.handle(id).describe();
       const sa = desc.searchAttributes as Record<string, unknown[]>;
       assert.deepEqual(sa.FerryPendingGate, ['assessment']);
