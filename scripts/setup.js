@@ -45,6 +45,26 @@ function ensurePgClient() {
   if (!havePgClient15()) throw new Error('postgresql-client-15 did not install; run: apt-get install -y postgresql-client-15');
 }
 
+// Headless Chromium for the report's browser test (test/report), driven by playwright-core, which
+// brings no browser of its own. FERRY_SETUP_CHROMIUM=0 skips it on machines that never run that test.
+const CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
+
+function haveChromium() {
+  return [process.env.FERRY_CHROMIUM, ...CHROMIUM_PATHS].some((p) => p && fs.existsSync(p));
+}
+
+function ensureChromium() {
+  if (process.env.FERRY_SETUP_CHROMIUM === '0' || haveChromium()) return;
+  const apt = (args) => (isRoot() ? run('apt-get', args) : run('sudo', ['apt-get', ...args]));
+  try {
+    apt(['install', '-y', '-q', 'chromium']);
+  } catch {
+    apt(['update', '-q']);
+    apt(['install', '-y', '-q', 'chromium']);
+  }
+  if (!haveChromium()) throw new Error('chromium did not install; run: apt-get install -y chromium');
+}
+
 function temporalOnPath() {
   if (process.env.TEMPORAL_CLI_PATH && fs.existsSync(process.env.TEMPORAL_CLI_PATH)) return true;
   const dirs = (process.env.PATH || '').split(path.delimiter);
@@ -71,6 +91,7 @@ function ensureTemporal() {
 
 try {
   ensurePgClient();
+  ensureChromium();
   ensureTemporal();
 } catch (err) {
   log(err.message);

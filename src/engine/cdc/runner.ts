@@ -57,6 +57,12 @@ export interface RunCdcOptions {
   spillBytes?: number;
   /** Keep the change journal (ferry.cdc_journal, see journal.ts); absent: no journal. */
   journal?: JournalOptions;
+  /**
+   * Statements run on the apply session right after it connects, before anything else: e.g. reverse
+   * replication into a source frozen with default_transaction_read_only = on needs
+   * SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE. Absent: none.
+   */
+  targetSessionSql?: string[];
 }
 
 /** A backlog: the source's WAL is this far ahead of what arrived. */
@@ -216,6 +222,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
   };
 
   try {
+    for (const sql of opts.targetSessionSql ?? []) await target.query(sql);
     await ensureCdcTables(target);
     const journal = opts.journal && new ChangeJournal(opts.migration, opts.plan, opts.journal);
     if (journal) await ensureJournalTable(target);
