@@ -15,6 +15,9 @@ import { tableStatistics } from './workflows/table-stats';
 import {
   tableStatisticsQuery,
   type TableStatistics,
+  type MigrationInput,
+  type MigrationStatus,
+  migrationStatusQuery,
   type PendingGate,
   approveGate,
   ApprovalRecord,
@@ -36,7 +39,7 @@ import {
   rejectGate,
   statusQuery,
 } from './workflows/definitions';
-import type { cdcMigration, fullLoad, proofOfConcept } from './workflows';
+import type { cdcMigration, fullLoad, migration, proofOfConcept } from './workflows';
 
 export interface FerryClientOptions {
   address: string;
@@ -183,6 +186,36 @@ export class FerryClient {
       workflowId,
       input,
     );
+  }
+
+  /** Start the whole runbook of a migration (assess, PoC, load, CDC, validate, cutover); one at a time. */
+  startMigration(input: MigrationInput, workflowId = `migration-${input.migration}`) {
+    return this.startOnce<typeof migration>(
+      'migration',
+      `the migration ${input.migration}`,
+      workflowId,
+      input,
+    );
+  }
+
+  /** The runbook's status; from the result or failure once closed. */
+  async migrationStatus(workflowId: string): Promise<MigrationStatus> {
+    const h = this.handle(workflowId);
+    const desc = await h.describe();
+    if (desc.status.name === 'RUNNING') return h.query(migrationStatusQuery);
+    if (desc.status.name === 'COMPLETED') return (await h.result()) as MigrationStatus;
+    const { error, details } = await closedFailure(h);
+    if (isStatus<MigrationStatus>(details, 'phases')) return details;
+    const sa = desc.searchAttributes as Record<string, unknown[] | undefined>;
+    return {
+      migration: String(sa.FerryMigration?.[0] ?? ''),
+      workflowId,
+      phase: 'failed',
+      phases: {},
+      approvals: [],
+      findings: [],
+      error,
+    };
   }
 
   /** CDC status (phase, lag, rates, per-table counters); from the result or failure once closed. */
@@ -349,6 +382,19 @@ export class FerryClient {
           pending = st.pendingGate;
           if (st.assessment)
             summary = `${st.assessment.counts.blocker} blocker(s), ${st.assessment.counts.warning} warning(s)`;
+        } else if (w.type === 'migration') {
+          const st = await h.query(migrationStatusQuery);
+          pending = st.pendingGate;
+          if (gate === 'cutover' && st.cdc?.lag) {
+            const v = st.cdc.validation;
+            summary =
+              `lag ${st.cdc.lag.lagSeconds.toFixed(1)} s` +
+              (v?.enabled
+                ? `, validation ${v.validated}/${v.tables} tables, ${v.mismatches} mismatched`
+                : '');
+          } else if (st.assessment) {
+            summary = `${st.assessment.counts.blocker} blocker(s), ${st.assessment.counts.warning} warning(s)`;
+          }
         } else if (w.type === 'proofOfConcept') {
           const st = await h.query(statusQuery);
           pending = st.pendingGate;

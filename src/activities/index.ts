@@ -9,6 +9,8 @@ import { withHeartbeat } from './heartbeat';
 import { createFullLoadActivities } from './full-load';
 import { createCdcActivities } from './cdc';
 import { createRunbookActivities } from './runbook';
+import { createCatalogActivities } from './catalog';
+import { createCutoverActivities } from './cutover';
 import {
   buildFallbackPlan,
   dropScratchDatabase,
@@ -19,6 +21,7 @@ import {
   restoreDump,
   scratchDatabaseName,
   verifyRestore,
+  writeCounters,
 } from '../engine/poc';
 import { findPgTool } from '../engine/pg-tools';
 import type { PocScope } from '../workflows/definitions';
@@ -38,6 +41,8 @@ export interface MigrationBrief {
   approvers: string[];
   /** The database's first owner from the inventory (name), for the FerryOwner search attribute. */
   owner?: string;
+  /** The inventory's SLA for the database: the cutover's downtime budget and window. */
+  sla?: { maxDowntimeSeconds?: number; rpoSeconds?: number; businessHours?: string };
   poc: { scope: PocScope; sizeCapMb: number; compression: number; jobs: number };
 }
 
@@ -59,11 +64,19 @@ export function createActivities(deps: ActivityDeps) {
     ...createFullLoadActivities(deps),
     ...createCdcActivities(deps),
     ...createRunbookActivities(deps),
+    ...createCatalogActivities(deps),
+    ...createCutoverActivities(deps),
     async describeMigration(input: { migration: string }): Promise<MigrationBrief> {
       return wrap(async () => {
         const { cfg, m, source } = await context(input.migration);
         const database = sourceDatabase(m, source);
-        const owner = getInventoryFor(cfg, m.source, database)?.owners[0]?.name;
+        const inv = getInventoryFor(cfg, m.source, database);
+        const owner = inv?.owners[0]?.name;
+        const sla = inv && {
+          ...(inv.sla.maxDowntime !== undefined && { maxDowntimeSeconds: inv.sla.maxDowntime }),
+          ...(inv.sla.rpo !== undefined && { rpoSeconds: inv.sla.rpo }),
+          ...(inv.sla.businessHours && { businessHours: inv.sla.businessHours }),
+        };
         return {
           migration: m.name,
           source: m.source,
@@ -71,6 +84,7 @@ export function createActivities(deps: ActivityDeps) {
           database,
           approvers: m.approvers,
           ...(owner && { owner }),
+          ...(sla && { sla }),
           poc: {
             scope: { schemas: m.poc.schemas, tables: m.poc.tables },
             sizeCapMb: m.poc.sizeCapMb,
@@ -125,10 +139,12 @@ export function createActivities(deps: ActivityDeps) {
       scope: PocScope;
       compression: number;
       runId: string;
-    }): Promise<{ file: string; bytes: number; seconds: number }> {
+    }): Promise<{ file: string; bytes: number; seconds: number; writesBefore: Record<string, number> }> {
       return wrap(async () => {
         const { cfg, m, source } = await context(input.migration);
         const c = await endpointConn(cfg, source, sourceDatabase(m, source));
+        // Before the dump's snapshot: a table written from here on may differ at verify, and is told apart.
+        const writesBefore = await writeCounters(c);
         const dir = path.join(cfg.workDir, m.name);
         await fs.mkdir(dir, { recursive: true, mode: 0o700 });
         const outFile = path.join(dir, `poc-${input.runId}.dump`);
@@ -146,7 +162,7 @@ export function createActivities(deps: ActivityDeps) {
               onProgress: (p) => (bytes = p.bytes),
             }),
         );
-        return { file: r.file, bytes: r.bytes, seconds: r.seconds };
+        return { file: r.file, bytes: r.bytes, seconds: r.seconds, writesBefore };
       });
     },
 
@@ -182,7 +198,14 @@ export function createActivities(deps: ActivityDeps) {
       migration: string;
       tables: TableSummary[];
       sizeCapBytes: number;
-    }): Promise<{ ok: boolean; tables: number; checksummed: number; differences: string[] }> {
+      writesBefore?: Record<string, number>;
+    }): Promise<{
+      ok: boolean;
+      tables: number;
+      checksummed: number;
+      differences: string[];
+      changed: string[];
+    }> {
       return wrap(async () => {
         const { cfg, m, source, target } = await context(input.migration);
         const src = await endpointConn(cfg, source, sourceDatabase(m, source));
@@ -197,6 +220,7 @@ export function createActivities(deps: ActivityDeps) {
               target: tgt,
               tables: input.tables,
               sizeCapBytes: input.sizeCapBytes,
+              ...(input.writesBefore && { writesBefore: input.writesBefore }),
               onProgress: (p) => (progress = { done: p.done, total: p.total }),
             }),
         );
@@ -208,6 +232,7 @@ export function createActivities(deps: ActivityDeps) {
           tables: report.tables.length,
           checksummed: report.tables.filter((t) => t.checksummed).length,
           differences: report.differences,
+          changed: report.changed,
         };
       });
     },

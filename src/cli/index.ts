@@ -11,6 +11,7 @@ import * as stack from '../dev/stack';
 import { FerryError } from '../errors';
 import type { FullLoadStatus, PocInput, PocStatus } from '../workflows/definitions';
 import { bytes, lagLine, renderCdc, renderFullLoad, renderStatus } from './format';
+import { registerCatalogCommands } from './catalog';
 import type { CdcOptions, TemporalConfig } from '../config';
 
 type Out = (line: string) => void;
@@ -702,6 +703,7 @@ export function buildProgram(): Command {
       if (!ok) process.exitCode = 1;
     });
 
+  registerCatalogCommands(program);
   return program;
 }
 

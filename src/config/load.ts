@@ -15,6 +15,7 @@ import {
   type FerryFile,
   type InventoryEntry,
   type MigrationConfig,
+  type NotifierConfig,
   type Owner,
 } from './schema';
 import { secretRefProblem } from './secrets';
@@ -378,6 +379,50 @@ function crossReferenceProblems(file: Record<string, unknown>, configDir: string
     }
     problems.push(...journalProblems(m.cdc, ['migrations', i, 'cdc', 'journal']));
   });
+
+  arrayAt(file.notifications).forEach((n, i) => problems.push(...notifierProblems(n, ['notifications', i])));
+  if (isRecord(file.control) && typeof file.control.endpoint === 'string' && file.control.endpoint !== '') {
+    const ref = file.control.endpoint;
+    if (!endpointIndex.has(ref)) {
+      const suggestion = closest(ref, ids);
+      problems.push({
+        path: ['control', 'endpoint'],
+        text: `endpoint "${ref}" is not defined; use one of: ${ids.join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** What the flat notifier schema cannot say: which fields each type needs or ignores. */
+function notifierProblems(n: Record<string, unknown>, at: FieldPath): Problem[] {
+  const problems: Problem[] = [];
+  if (n.type === 'webhook') {
+    if (n.url === undefined)
+      problems.push({
+        path: [...at, 'url'],
+        text: 'missing; add url: the http(s) URL to POST notifications to',
+      });
+    if (n.stream !== undefined)
+      problems.push({ path: [...at, 'stream'], text: 'only a console notifier has a stream; remove it' });
+    if (isRecord(n.headers)) {
+      for (const [key, value] of Object.entries(n.headers)) {
+        // A value that looks like a reference but is not one would be sent literally: say so now.
+        if (typeof value !== 'string' || !/^(env|file|aws-secretsmanager):/.test(value)) continue;
+        const problem = secretRefProblem(value);
+        if (problem)
+          problems.push({ path: [...at, 'headers', key], text: `${problem.found}; ${problem.fix}` });
+      }
+    }
+  } else if (n.type === 'console') {
+    for (const key of ['url', 'headers', 'timeout'] as const) {
+      if (n[key] !== undefined)
+        problems.push({
+          path: [...at, key],
+          text: `only a webhook notifier has ${key}; remove it, or set type: webhook`,
+        });
+    }
+  }
   return problems;
 }
 
@@ -476,6 +521,17 @@ function normalize(data: FerryFile, configPath: string): FerryConfig {
     };
   });
 
+  const anchor = (value: string) => (value.startsWith('file:') ? `file:${resolve(value.slice(5))}` : value);
+  const notifications = data.notifications?.map((n): NotifierConfig => {
+    const out: NotifierConfig = { type: n.type };
+    if (n.stream !== undefined) out.stream = n.stream;
+    if (n.url !== undefined) out.url = n.url;
+    if (n.headers !== undefined)
+      out.headers = Object.fromEntries(Object.entries(n.headers).map(([k, v]) => [k, anchor(v)]));
+    if (n.timeout !== undefined) out.timeout = parseDuration(n.timeout);
+    return out;
+  });
+
   return {
     configPath,
     configDir,
@@ -484,6 +540,13 @@ function normalize(data: FerryFile, configPath: string): FerryConfig {
     endpoints,
     inventory,
     migrations,
+    ...(notifications && { notifications }),
+    ...(data.control && {
+      control: {
+        endpoint: data.control.endpoint,
+        database: data.control.database ?? byId.get(data.control.endpoint)!.database,
+      },
+    }),
   };
 }
 

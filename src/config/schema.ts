@@ -13,6 +13,8 @@ export const ENGINES = ['native', 'aws-dms'] as const;
 export type Engine = (typeof ENGINES)[number];
 export const MIGRATION_TYPES = ['full-load', 'full-load-and-cdc', 'cdc'] as const;
 export type MigrationType = (typeof MIGRATION_TYPES)[number];
+export const NOTIFIER_TYPES = ['console', 'webhook'] as const;
+export type NotifierType = (typeof NOTIFIER_TYPES)[number];
 
 // No regex flags: JSON Schema patterns have none, and the generated schema must accept what we accept.
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -169,6 +171,35 @@ const MigrationSchema = z.strictObject({
   fallback: FallbackSchema,
 });
 
+// One flat object per notifier rather than a discriminated union: the loader then names a misspelt
+// `type` with "use one of" like every other enum; crossReferenceProblems checks which fields each type needs.
+const NotifierSchema = z.strictObject({
+  type: z.enum(NOTIFIER_TYPES).describe('console (one JSON line per notification) or webhook (JSON POST)'),
+  stream: z
+    .enum(['stderr', 'stdout'])
+    .optional()
+    .describe('console only: where the JSON lines go; default stderr'),
+  url: z
+    .url({
+      protocol: /^https?$/,
+      error: 'use an http:// or https:// URL, e.g. https://hooks.example.com/ferry',
+    })
+    .optional()
+    .describe('webhook only: the http(s) URL notifications are POSTed to'),
+  headers: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('webhook only: HTTP headers; a value may be a secret reference env:NAME, file:PATH'),
+  timeout: duration('webhook only: how long a POST may take, e.g. 10s').optional(),
+});
+
+const ControlSchema = z
+  .strictObject({
+    endpoint: text('id of the endpoint whose database holds the ferry schema (catalog history)'),
+    database: text("database on that endpoint; default: the endpoint's database").optional(),
+  })
+  .describe("where Ferry keeps its own tables (ferry.catalog_*); default: the first migration's target");
+
 /** The file as written (input side: before defaults). */
 export const FerryFileSchema = z
   .strictObject({
@@ -183,6 +214,11 @@ export const FerryFileSchema = z
       .default([])
       .describe('catalog of source databases: application, owners, SLA'),
     migrations: z.array(MigrationSchema).default([]).describe('migrations Ferry can run'),
+    notifications: z
+      .array(NotifierSchema)
+      .optional()
+      .describe('where gate requests, catalog changes and failures are sent; default: console only'),
+    control: ControlSchema.optional(),
   })
   .meta({ title: 'ferry.yaml', description: 'Ferry configuration: endpoints, inventory, migrations' });
 
@@ -302,6 +338,24 @@ export interface CdcJournalOptions {
   tables: string[];
 }
 
+export interface NotifierConfig {
+  type: NotifierType;
+  /** console: default stderr. */
+  stream?: 'stderr' | 'stdout';
+  /** webhook: required, http(s). */
+  url?: string;
+  /** webhook: values may be secret references (resolved when sending); file: paths are absolute. */
+  headers?: Record<string, string>;
+  /** webhook: seconds. */
+  timeout?: number;
+}
+
+export interface ControlConfig {
+  endpoint: string;
+  /** Defaulted to the endpoint's database. */
+  database: string;
+}
+
 export interface FerryConfig {
   /** Absolute path of the config file. */
   configPath: string;
@@ -313,4 +367,8 @@ export interface FerryConfig {
   endpoints: EndpointConfig[];
   inventory: InventoryEntry[];
   migrations: MigrationConfig[];
+  /** Present when ferry.yaml has notifications:; absent means console only (notify/notifierFrom). */
+  notifications?: NotifierConfig[];
+  /** Present when ferry.yaml has control:; catalog/controlTarget supplies the default. */
+  control?: ControlConfig;
 }

@@ -10,6 +10,7 @@ import {
   ContinueAsNew,
   continueAsNew,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -34,6 +35,9 @@ import {
   pauseCdc,
   resumeCdc,
   stopCdc,
+  stopCdcSignal,
+  cdcSummarySignal,
+  type CdcSummary,
 } from './definitions';
 import {
   errorMessage,
@@ -197,6 +201,11 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     },
     { validator: validate },
   );
+  setHandler(stopCdcSignal, (req) => {
+    if (stopRequest || !req?.by) return;
+    stopRequest = req;
+    record('stop', req);
+  });
 
   const hb = input.heartbeatTimeout ?? '60 seconds';
   const stream = proxyActivities<Activities>({
@@ -235,6 +244,55 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
       await sleep(every * 1000);
     }
   };
+  /** The parent migration workflow's view: phase, lag, validation counts. */
+  const summary = (): CdcSummary => {
+    const v = status.validation;
+    return {
+      phase: status.phase,
+      ...(start && { planId: start.planId, slotName: start.slotName }),
+      ...(status.lag && {
+        lag: {
+          lagBytes: status.lag.lagBytes,
+          lagSeconds: status.lag.lagSeconds,
+          appliedLsn: status.lag.appliedLsn,
+          sourceLsn: status.lag.sourceLsn,
+          at: status.lag.at,
+        },
+      }),
+      ...(v && {
+        validation: {
+          enabled: v.enabled,
+          passes: v.passes,
+          mismatches: v.mismatches,
+          pending: v.pending,
+          validated: v.tables.filter((t) => t.state === 'Validated' || t.state === 'No primary key').length,
+          tables: v.tables.length,
+        },
+      }),
+      ...(status.error && { error: status.error }),
+    };
+  };
+  const parent = input.parentWorkflowId ? getExternalWorkflowHandle(input.parentWorkflowId) : undefined;
+  let lastSent = '';
+  const tellParent = async () => {
+    if (!parent) return;
+    const s = summary();
+    const text = JSON.stringify({ ...s, lag: s.lag && { ...s.lag, at: undefined } });
+    if (text === lastSent) return;
+    lastSent = text;
+    await parent.signal(cdcSummarySignal, s).catch(() => undefined);
+  };
+  const notifyScope = new CancellationScope();
+  const notifying = parent
+    ? notifyScope
+        .run(async () => {
+          for (;;) {
+            await tellParent();
+            await sleep(5_000);
+          }
+        })
+        .catch(() => undefined)
+    : undefined;
   const validationScope = new CancellationScope();
   let validating: Promise<void> | undefined;
 
@@ -286,6 +344,8 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
       if (historyFull()) {
         validationScope.cancel();
         await validating;
+        notifyScope.cancel();
+        await notifying;
         await rb.audit.flush();
         await continueAsNew<typeof cdcMigration>({ ...input, start, paused, carried: { ...status } });
       }
@@ -358,6 +418,9 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     }
     await collectServerLogs(input.migration, status);
     setPhase('stopped');
+    notifyScope.cancel();
+    await notifying;
+    await tellParent();
     await rb.audit.flush();
     return status;
   } catch (err) {
@@ -365,8 +428,11 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     validationScope.cancel();
     await rb.audit.flush();
     await collectServerLogs(input.migration, status);
+    notifyScope.cancel();
+    await notifying;
     status.error = errorMessage(err);
     setPhase('failed');
+    await tellParent();
     throw ApplicationFailure.nonRetryable(
       `CDC of ${input.migration} failed: ${errorMessage(err)}`,
       errorType(err) ?? 'CDC_FAILED',

@@ -9,7 +9,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CdcProgress, CdcTableCounters } from '../engine/cdc/types';
 
-export const GATES = ['poc', 'assessment'] as const;
+export const GATES = ['poc', 'assessment', 'cutover'] as const;
 export type GateName = (typeof GATES)[number];
 
 /** Custom search attributes (all Keyword), registered by `ferry dev up` and the test server. */
@@ -356,6 +356,25 @@ export interface CdcInput extends RunbookOptions {
   historyLimit?: number;
   /** Seconds between validation passes while streaming (default 300), when validation is enabled. */
   validationIntervalSeconds?: number;
+  /** Run as a child of the migration workflow: its summary is signalled there (at most every 5 s). */
+  parentWorkflowId?: string;
+}
+
+/** What a CDC child tells its migration workflow: enough to decide when the cutover gate opens. */
+export interface CdcSummary {
+  phase: CdcPhase;
+  planId?: string;
+  slotName?: string;
+  lag?: { lagBytes: number; lagSeconds: number; appliedLsn: string; sourceLsn: string; at: string };
+  validation?: {
+    enabled: boolean;
+    passes: number;
+    mismatches: number;
+    pending: number;
+    validated: number;
+    tables: number;
+  };
+  error?: string;
 }
 
 export type CdcPhase =
@@ -420,6 +439,82 @@ export const cdcProgressSignal =
 /** Sent by the streaming activity when it adopted new source tables: the plan (and catch-up) changed. */
 export const cdcPlanSignal =
   defineSignal<[{ start: CdcStart; added: string[]; findings: string[] }]>('cdcPlan');
+export const cdcSummarySignal = defineSignal<[CdcSummary]>('cdcSummary');
+/** Stop CDC from another workflow (updates cannot be sent workflow to workflow): as the stopCdc update. */
+export const stopCdcSignal = defineSignal<[CdcStopRequest]>('stopCdcSignal');
 export const pauseCdc = defineUpdate<CdcStatus, [CdcControlRequest]>('pauseCdc');
 export const resumeCdc = defineUpdate<CdcStatus, [CdcControlRequest]>('resumeCdc');
 export const stopCdc = defineUpdate<CdcStatus, [CdcStopRequest]>('stopCdc');
+
+// ---- the whole runbook --------------------------------------------------------------------------
+
+export const MIGRATION_PHASES = [
+  'catalog',
+  'assess',
+  'poc',
+  'provision',
+  'full-load',
+  'cdc',
+  'validate',
+  'awaiting-cutover',
+  'cutover',
+  'post-cutover',
+  'done',
+  'fallback',
+  'failed',
+] as const;
+export type MigrationPhase = (typeof MIGRATION_PHASES)[number];
+
+export interface MigrationInput extends RunbookOptions {
+  migration: string;
+  /** Skip the proof of concept (recorded in the audit trail). */
+  skipPoc?: boolean;
+  /** Timeout of the `cutover` gate (default 7 days): on timeout the migration falls back. */
+  cutoverGateTimeout?: string;
+  /** Seconds the post-cutover watch lasts before the migration is done (default 60). */
+  postCutoverSeconds?: number;
+  /** Workers that must poll the task queue before data moves (the "Multi-AZ" replicas; default 1). */
+  minWorkers?: number;
+  /** Options of the CDC child. */
+  cdc?: Pick<CdcInput, 'windowMinutes' | 'progressSeconds' | 'validationIntervalSeconds' | 'historyLimit'>;
+  /** The CDC lag under which the cutover gate opens (default 5 s). */
+  readyLagSeconds?: number;
+}
+
+export interface CutoverView {
+  window?: { ok: boolean; reason: string };
+  method?: string;
+  frozenAt?: string;
+  freezeLsn?: string;
+  lagZeroAt?: string;
+  validation?: { mismatches: number; pending: number };
+  sequences?: number;
+  switchedAt?: string;
+  switchOutput?: string;
+  writeFreezeMs?: number;
+  slaMaxDowntimeMs?: number;
+  withinSla?: boolean;
+  steps: { name: string; at: string; detail?: string }[];
+}
+
+export interface MigrationStatus {
+  migration: string;
+  workflowId: string;
+  phase: MigrationPhase;
+  /** Each phase's start and end (ISO) and seconds. */
+  phases: Partial<Record<MigrationPhase, { start: string; end?: string; seconds?: number }>>;
+  database?: string;
+  owner?: string;
+  sla?: { maxDowntimeSeconds?: number; rpoSeconds?: number; businessHours?: string };
+  assessment?: AssessmentView;
+  poc?: { workflowId: string; outcome?: string };
+  cdcWorkflowId?: string;
+  cdc?: CdcSummary;
+  pendingGate?: PendingGate;
+  approvals: ApprovalRecord[];
+  cutover?: CutoverView;
+  findings: string[];
+  error?: string;
+}
+
+export const migrationStatusQuery = defineQuery<MigrationStatus>('migrationStatus');

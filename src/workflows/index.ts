@@ -2,3 +2,5 @@
 export { proofOfConcept } from './poc';
 export { fullLoad, loadTables } from './full-load';
 export { cdcMigration } from './cdc';
+export { migration } from './migration';
+export { catalogRefresh } from './catalog';

@@ -52,7 +52,7 @@ const CASES: Record<string, Case> = {
   'unknown-key-case.yaml': { expect: ['temporal.taskqueue: unknown key; did you mean "taskQueue"?'] },
   'unknown-key-root.yaml': {
     expect: [
-      'colour: unknown key; remove it (keys allowed here: temporal, workDir, endpoints, inventory, migrations)',
+      'colour: unknown key; remove it (keys allowed here: temporal, workDir, endpoints, inventory, migrations, notifications, control)',
     ],
   },
   'bad-sslmode.yaml': {

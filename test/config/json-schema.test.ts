@@ -29,6 +29,8 @@ describe('config: schema/ferry.schema.json', () => {
       'endpoints',
       'inventory',
       'migrations',
+      'notifications',
+      'control',
     ]);
     assert.deepEqual(schema.required, ['endpoints']);
     assert.equal(schema.additionalProperties, false);

@@ -64,7 +64,12 @@ function stubs(calls: Calls, overrides: Partial<Activities> = {}): Activities {
       ],
       findings: ['public.x has no primary key (CDC will need REPLICA IDENTITY FULL)'],
     })),
-    dumpSource: rec('dumpSource', async () => ({ file: '/tmp/x.dump', bytes: 1234, seconds: 1.5 })),
+    dumpSource: rec('dumpSource', async () => ({
+      file: '/tmp/x.dump',
+      bytes: 1234,
+      seconds: 1.5,
+      writesBefore: {},
+    })),
     restoreToScratch: rec('restoreToScratch', async () => ({
       scratchDatabase: 'ferry_poc_m',
       seconds: 2,
@@ -75,6 +80,7 @@ function stubs(calls: Calls, overrides: Partial<Activities> = {}): Activities {
       tables: 1,
       checksummed: 1,
       differences: [],
+      changed: [],
     })),
     planFromPoc: rec('planFromPoc', async () => ({
       estimate: { bytesPerSecond: 1e6, estimatedSeconds: 100, basis: 'test' },
@@ -214,6 +220,7 @@ describe('PoC workflow (stubbed activities, real dev server)', function () {
           tables: 1,
           checksummed: 1,
           differences: ['public.t: 3 rows on source, 2 on target'],
+          changed: [],
         };
       },
     });

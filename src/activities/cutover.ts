@@ -1,0 +1,177 @@
+// Activities of the cutover and the provision check: thin wrappers of engine/cutover and the
+// Temporal task queue's pollers.
+import { Context } from '@temporalio/activity';
+import { temporal } from '@temporalio/proto';
+import { getInventoryFor } from '../config';
+import {
+  checkWindow,
+  type FreezeState,
+  freezeVerdict,
+  freezeWrites,
+  syncSequencesAbove,
+  undoFreeze,
+  waitForZeroLag,
+} from '../engine/cutover';
+import { loadPlan } from '../engine/plan-store';
+import { validateMigration } from '../engine/validate';
+import { ErrorType, FerryError } from '../errors';
+import type { CutoverView } from '../workflows/definitions';
+import { migrationEndpoints, sourceDatabase } from './context';
+import { wrap } from './failures';
+
+export interface CutoverActivityDeps {
+  configPath: string;
+  heartbeatMs?: number;
+}
+
+/** What a retried cutover attempt takes over from the one before (heartbeat details). */
+interface CutoverProgress {
+  step: string;
+  frozenAt?: string;
+  freezeLsn?: string;
+  freeze?: FreezeState;
+}
+
+export function createCutoverActivities(deps: CutoverActivityDeps) {
+  return {
+    /** The replication instance: enough workers poll the task queue before data moves. */
+    async checkWorkers(input: {
+      taskQueue: string;
+      minWorkers: number;
+    }): Promise<{ workers: number; detail: string }> {
+      return wrap(async () => {
+        const ctx = Context.current();
+        const r = await ctx.client.workflowService.describeTaskQueue({
+          namespace: ctx.info.workflowNamespace,
+          taskQueue: { name: input.taskQueue },
+          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        });
+        const identities = [...new Set((r.pollers ?? []).map((p) => p.identity ?? '?'))];
+        if (identities.length < input.minWorkers) {
+          // Retried by the activity's policy: a worker starting up shows up on a later attempt.
+          throw new FerryError(
+            ErrorType.ENDPOINT_UNREACHABLE,
+            `task queue ${input.taskQueue} has ${identities.length} worker(s) polling, ${input.minWorkers} required ` +
+              `(provision.minWorkers): start more with \`ferry worker\` on other machines`,
+          );
+        }
+        return {
+          workers: identities.length,
+          detail: `${identities.length} worker(s) poll task queue ${input.taskQueue}: ${identities.join(', ')}`,
+        };
+      });
+    },
+
+    /**
+     * The cutover in one step: window check, source writes frozen, CDC drained to the freeze point,
+     * final validation of what is pending, sequences set above the source's, the application switched.
+     * Any failure after the freeze undoes it (the source takes writes again) before failing.
+     */
+    async cutover(input: {
+      migration: string;
+      workflowId: string;
+      planId: string;
+      slotName: string;
+    }): Promise<CutoverView> {
+      return wrap(async () => {
+        const ctx = Context.current();
+        const prev = ctx.info.heartbeatDetails as CutoverProgress | undefined;
+        const { cfg, m, source, sourceConn, targetConn } = await migrationEndpoints(
+          deps.configPath,
+          input.migration,
+        );
+        const sla = getInventoryFor(cfg, m.source, sourceDatabase(m, source))?.sla ?? {};
+        const view: CutoverView = { steps: [] };
+        const step = (name: string, detail?: string) => {
+          view.steps.push({ name, at: new Date().toISOString(), ...(detail && { detail }) });
+          ctx.heartbeat({
+            step: name,
+            frozenAt: view.frozenAt,
+            freezeLsn: view.freezeLsn,
+            freeze,
+          } satisfies CutoverProgress);
+        };
+        let freeze: FreezeState | undefined = prev?.freeze;
+
+        const window = checkWindow(sla, new Date(), {
+          ...(sla.maxDowntime !== undefined && { downtimeMs: sla.maxDowntime * 1000 }),
+        });
+        view.window = { ok: window.ok, reason: window.reason };
+        if (!window.ok && !freeze) {
+          throw new FerryError(ErrorType.CONFIG_INVALID, `cutover refused: ${window.reason}`);
+        }
+        step('window', window.reason);
+
+        let frozenAt = prev?.frozenAt ? new Date(prev.frozenAt) : undefined;
+        if (!freeze || !frozenAt) {
+          const h = await freezeWrites(sourceConn, {
+            databases: [sourceConn.database],
+            method: 'read-only',
+            terminate: true,
+          });
+          freeze = h.state;
+          frozenAt = h.frozenAt;
+          view.method = h.method;
+          view.frozenAt = h.frozenAt.toISOString();
+          step('freeze', h.description + (h.warnings.length ? `; ${h.warnings.join('; ')}` : ''));
+        } else {
+          view.method = freeze.method;
+          view.frozenAt = frozenAt.toISOString();
+          step('freeze', 'kept from the previous attempt');
+        }
+        try {
+          const lag = await waitForZeroLag({
+            source: sourceConn,
+            target: targetConn,
+            migration: m.name,
+            slotName: input.slotName,
+            ...(prev?.freezeLsn && { freezeLsn: prev.freezeLsn }),
+            signal: ctx.cancellationSignal,
+            onProgress: () =>
+              ctx.heartbeat({ step: 'drain', frozenAt: view.frozenAt, freezeLsn: view.freezeLsn, freeze }),
+          });
+          view.freezeLsn = lag.freezeLsn;
+          view.lagZeroAt = lag.lagZeroAt.toISOString();
+          step(
+            'drained',
+            `applied ${lag.appliedLsn} ≥ freeze point ${lag.freezeLsn} after ${lag.waitedMs} ms`,
+          );
+
+          const { plan } = await loadPlan(targetConn, m.name, input.planId);
+          const v = await validateMigration({
+            migration: m.name,
+            plan,
+            source: sourceConn,
+            target: targetConn,
+            mode: 'pending',
+            cdc: true,
+            signal: ctx.cancellationSignal,
+          });
+          view.validation = { mismatches: v.mismatches, pending: v.pending };
+          step(
+            'validated',
+            `${v.mismatches} mismatched, ${v.pending} pending row(s) after the final re-check`,
+          );
+
+          const seq = await syncSequencesAbove(sourceConn, targetConn, plan);
+          view.sequences = seq.sequences.length;
+          step('sequences', `${seq.sequences.length} sequence(s) set ${seq.margin} above the source's`);
+
+          // No switch hook configured: the application is pointed at the target by its operators now.
+          const switchedAt = new Date();
+          view.switchedAt = switchedAt.toISOString();
+          step(
+            'switch',
+            `point the application at ${targetConn.endpointId} (${targetConn.host}:${targetConn.port}/${targetConn.database})`,
+          );
+          Object.assign(view, freezeVerdict({ frozenAt }, switchedAt, sla.maxDowntime));
+          return view;
+        } catch (err) {
+          // Compensation: the source takes writes again; CDC keeps the target in step.
+          await undoFreeze(sourceConn, freeze).catch(() => undefined);
+          throw err;
+        }
+      });
+    },
+  };
+}
