@@ -18,6 +18,8 @@ import {
   type MigrationInput,
   type MigrationStatus,
   migrationStatusQuery,
+  type FallbackRequest,
+  fallbackUpdate,
   type PendingGate,
   approveGate,
   ApprovalRecord,
@@ -196,6 +198,21 @@ export class FerryClient {
       workflowId,
       input,
     );
+  }
+
+  /** Ask the runbook to fall back (an approver, with a reason); returns its status as it starts. */
+  async fallback(workflowId: string, req: FallbackRequest): Promise<MigrationStatus> {
+    try {
+      return await this.handle(workflowId).executeUpdate(fallbackUpdate, { args: [req] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw new FerryError(
+          ErrorType.APPROVAL_INVALID,
+          `fallback refused: ${err.cause?.message ?? err.message}`,
+        );
+      }
+      throw err;
+    }
   }
 
   /** The runbook's status; from the result or failure once closed. */

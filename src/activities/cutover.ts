@@ -13,6 +13,7 @@ import {
   waitForZeroLag,
 } from '../engine/cutover';
 import { loadPlan } from '../engine/plan-store';
+import { prepareReverse } from '../engine/reverse';
 import { validateMigration } from '../engine/validate';
 import { ErrorType, FerryError } from '../errors';
 import type { CutoverView } from '../workflows/definitions';
@@ -112,10 +113,12 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
           freeze = h.state;
           frozenAt = h.frozenAt;
           view.method = h.method;
+          view.freezeState = h.state;
           view.frozenAt = h.frozenAt.toISOString();
           step('freeze', h.description + (h.warnings.length ? `; ${h.warnings.join('; ')}` : ''));
         } else {
           view.method = freeze.method;
+          view.freezeState = freeze;
           view.frozenAt = frozenAt.toISOString();
           step('freeze', 'kept from the previous attempt');
         }
@@ -137,7 +140,7 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
             `applied ${lag.appliedLsn} ≥ freeze point ${lag.freezeLsn} after ${lag.waitedMs} ms`,
           );
 
-          const { plan } = await loadPlan(targetConn, m.name, input.planId);
+          const { plan, catalog } = await loadPlan(targetConn, m.name, input.planId);
           const v = await validateMigration({
             migration: m.name,
             plan,
@@ -156,6 +159,17 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
           const seq = await syncSequencesAbove(sourceConn, targetConn, plan);
           view.sequences = seq.sequences.length;
           step('sequences', `${seq.sequences.length} sequence(s) set ${seq.margin} above the source's`);
+
+          // Fallback from here on loses nothing: the target's writes are captured from this point.
+          const rev = await prepareReverse({
+            migration: m.name,
+            plan,
+            catalog,
+            target: targetConn,
+            source: sourceConn,
+          });
+          view.reverse = { slotName: rev.slotName, publication: rev.publication, startLsn: rev.startLsn };
+          step('reverse', `reverse replication slot ${rev.slotName} on the target from ${rev.startLsn}`);
 
           // No switch hook configured: the application is pointed at the target by its operators now.
           const switchedAt = new Date();

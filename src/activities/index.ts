@@ -11,6 +11,7 @@ import { createCdcActivities } from './cdc';
 import { createRunbookActivities } from './runbook';
 import { createCatalogActivities } from './catalog';
 import { createCutoverActivities } from './cutover';
+import { createFallbackActivities } from './fallback';
 import {
   buildFallbackPlan,
   dropScratchDatabase,
@@ -66,6 +67,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRunbookActivities(deps),
     ...createCatalogActivities(deps),
     ...createCutoverActivities(deps),
+    ...createFallbackActivities(deps),
     async describeMigration(input: { migration: string }): Promise<MigrationBrief> {
       return wrap(async () => {
         const { cfg, m, source } = await context(input.migration);

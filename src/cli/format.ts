@@ -5,6 +5,7 @@ import type {
   AssessmentView,
   CdcStatus,
   FullLoadStatus,
+  MigrationStatus,
   PendingGate,
   PocStatus,
   ServerLogsView,
@@ -233,6 +234,47 @@ export function renderCdc(st: CdcStatus, maxTables = 50): string {
         `${st.slot.retainedWalBytes !== undefined ? `, retains ${bytes(st.slot.retainedWalBytes)} of WAL` : ''}`,
     );
   }
+  for (const f of st.findings) lines.push(`  finding: ${f}`);
+  if (st.error) lines.push(`  error: ${st.error}`);
+  return lines.join('\n');
+}
+
+/** The whole runbook: each phase with its duration, the CDC child, the cutover and any fallback. */
+export function renderMigration(st: MigrationStatus): string {
+  const lines = [`${st.workflowId}  migration ${st.migration}  phase ${st.phase}`];
+  if (st.database) lines.push(`  database ${st.database}${st.owner ? `, owner ${st.owner}` : ''}`);
+  for (const [name, p] of Object.entries(st.phases)) {
+    lines.push(
+      `  ${name.padEnd(17)} ${p!.start}${p!.seconds !== undefined ? `  ${seconds(p!.seconds)}` : '  …'}`,
+    );
+  }
+  if (st.poc) lines.push(`  PoC: ${st.poc.workflowId}${st.poc.outcome ? ` ${st.poc.outcome}` : ''}`);
+  if (st.cdcWorkflowId) {
+    const c = st.cdc;
+    lines.push(
+      `  CDC: ${st.cdcWorkflowId}${c ? ` ${c.phase}` : ''}${c?.lag ? `, lag ${c.lag.lagSeconds.toFixed(1)} s` : ''}` +
+        (c?.validation?.enabled
+          ? `, validation ${c.validation.validated}/${c.validation.tables} tables, ${c.validation.mismatches} mismatched`
+          : ''),
+    );
+  }
+  const cut = st.cutover;
+  if (cut) {
+    lines.push(
+      `  cutover: write freeze ${cut.writeFreezeMs ?? '?'} ms` +
+        (cut.slaMaxDowntimeMs !== undefined
+          ? ` (SLA ${cut.slaMaxDowntimeMs} ms: ${cut.withinSla ? 'within' : 'EXCEEDED'})`
+          : ''),
+    );
+    for (const s of cut.steps) lines.push(`    ${s.at} ${s.name}${s.detail ? `: ${s.detail}` : ''}`);
+  }
+  if (st.fallback) {
+    lines.push(
+      `  fallback by ${st.fallback.by} from ${st.fallback.fromPhase}: ${st.fallback.reason}${st.fallback.done ? ' (done)' : ''}`,
+    );
+    for (const s of st.fallback.steps) lines.push(`    ${s.at} ${s.name}${s.detail ? `: ${s.detail}` : ''}`);
+  }
+  lines.push(...runbookLines(st));
   for (const f of st.findings) lines.push(`  finding: ${f}`);
   if (st.error) lines.push(`  error: ${st.error}`);
   return lines.join('\n');

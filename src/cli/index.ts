@@ -10,7 +10,7 @@ import { loadConfig } from '../config';
 import * as stack from '../dev/stack';
 import { FerryError } from '../errors';
 import type { FullLoadStatus, PocInput, PocStatus } from '../workflows/definitions';
-import { bytes, lagLine, renderCdc, renderFullLoad, renderStatus } from './format';
+import { bytes, lagLine, renderCdc, renderFullLoad, renderMigration, renderStatus } from './format';
 import { registerCatalogCommands } from './catalog';
 import type { CdcOptions, TemporalConfig } from '../config';
 
@@ -350,6 +350,45 @@ export function buildProgram(): Command {
       },
     );
 
+  migrate
+    .command('run <migration>')
+    .description(
+      'the whole runbook as one workflow (migration-<name>): assess, PoC, load, CDC, validate, gate cutover, ' +
+        'cutover, post-cutover watch; follow it with `ferry status`, decide with `ferry approvals`',
+    )
+    .option('--config <file>', 'ferry.yaml')
+    .option('--by <who>', 'your identity, recorded in the audit trail (default: your OS user)')
+    .option('--skip-poc', 'no proof of concept (recorded in the audit trail)')
+    .option(
+      '--post-cutover-seconds <n>',
+      'how long fallback by reverse replication stays open',
+      positiveInt('--post-cutover-seconds'),
+    )
+    .option('--json', 'print the started workflow as JSON')
+    .action(
+      async (
+        migration: string,
+        o: { config?: string; by?: string; skipPoc?: boolean; postCutoverSeconds?: number; json?: boolean },
+      ) => {
+        const client = await clientFor(o.config);
+        try {
+          const h = await client.startMigration({
+            migration,
+            ...runbookOptions(o),
+            ...(o.skipPoc && { skipPoc: true }),
+            ...(o.postCutoverSeconds && { postCutoverSeconds: o.postCutoverSeconds }),
+          });
+          if (o.json) out(JSON.stringify({ workflowId: h.workflowId, runId: h.firstExecutionRunId }));
+          else
+            out(
+              `started ${h.workflowId}; follow with \`ferry status ${h.workflowId}\`, gates with \`ferry approvals\``,
+            );
+        } finally {
+          await client.close();
+        }
+      },
+    );
+
   for (const action of ['pause', 'resume', 'stop'] as const) {
     const cmd = migrate
       .command(`${action} <migration>`)
@@ -593,6 +632,12 @@ export function buildProgram(): Command {
       const client = await clientFor(o.config);
       try {
         const desc = await client.describe(id);
+        if (desc.type === 'migration') {
+          const mst = await client.migrationStatus(id);
+          if (o.json) out(JSON.stringify({ ...mst, type: desc.type, execution: desc.status.name }));
+          else out(`${renderMigration(mst)}\n  execution: ${desc.status.name}`);
+          return;
+        }
         if (desc.type === 'cdcMigration') {
           const cst = await client.cdcStatus(id);
           if (o.json) {
@@ -640,6 +685,45 @@ export function buildProgram(): Command {
         },
       );
   }
+
+  program
+    .command('fallback <workflow-id>')
+    .description(
+      'go back: before the cutover, stop and drop the slot (the source was never touched); after it, freeze the ' +
+        'target, drain the reverse replication into the source and let the source take writes again',
+    )
+    .requiredOption('--by <who>', 'your identity; must be an approver of the migration')
+    .requiredOption('--reason <text>', 'why; recorded in the audit trail and sent to the owners')
+    .option('--wait', 'wait until the fallback is done and print the final status')
+    .option('--config <file>', 'ferry.yaml')
+    .option('--json')
+    .action(
+      async (
+        id: string,
+        o: { by: string; reason: string; wait?: boolean; config?: string; json?: boolean },
+      ) => {
+        const client = await clientFor(o.config);
+        try {
+          let st = await client.fallback(id, { by: o.by, reason: o.reason });
+          if (o.wait) {
+            await client
+              .handle(id)
+              .result()
+              .catch(() => undefined);
+            st = await client.migrationStatus(id);
+          }
+          if (o.json) out(JSON.stringify(st));
+          else {
+            out(`${id}: fallback requested by ${o.by} in phase ${st.fallback?.fromPhase ?? st.phase}`);
+            for (const s of st.fallback?.steps ?? [])
+              out(`  ${s.at} ${s.name}${s.detail ? `: ${s.detail}` : ''}`);
+            if (st.fallback?.done) out('  done');
+          }
+        } finally {
+          await client.close();
+        }
+      },
+    );
 
   program
     .command('approvals')

@@ -15,6 +15,7 @@ export const AUDIT_ACTIONS = [
   'resume',
   'stop',
   'config-change',
+  'fallback',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -48,8 +48,15 @@ export function withDatabase(c: PgConnInfo, database: string): PgConnInfo {
  * - verify-ca: TLS, certificate must chain to sslrootcert (or the system CAs); host name not checked.
  * - verify-full: as verify-ca, and the certificate must name the host.
  */
-export function pgClientConfig(c: PgConnInfo, applicationName = DEFAULT_APPLICATION_NAME): ClientConfig {
+export function pgClientConfig(
+  c: PgConnInfo,
+  applicationName = DEFAULT_APPLICATION_NAME,
+  opts: { asTheApplication?: boolean } = {},
+): ClientConfig {
   return {
+    // Ferry's own sessions write (control tables, publications, the reverse apply) even where a cutover
+    // froze the database with default_transaction_read_only; `asTheApplication` sees what others see.
+    ...(!opts.asTheApplication && { options: '-c default_transaction_read_only=off' }),
     host: c.host,
     port: c.port,
     database: c.database,
@@ -133,10 +140,13 @@ export function libpqEnv(c: PgConnInfo, applicationName = DEFAULT_APPLICATION_NA
 export async function connectPg(
   c: PgConnInfo,
   applicationName = DEFAULT_APPLICATION_NAME,
-  opts: { connectTimeoutMs?: number } = {},
+  opts: { connectTimeoutMs?: number; asTheApplication?: boolean } = {},
 ): Promise<Client> {
   const timeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_SECONDS * 1000;
-  const base = { ...pgClientConfig(c, applicationName), connectionTimeoutMillis: timeoutMs };
+  const base = {
+    ...pgClientConfig(c, applicationName, { asTheApplication: opts.asTheApplication }),
+    connectionTimeoutMillis: timeoutMs,
+  };
   if (c.sslmode === 'prefer') {
     try {
       return await attempt({ ...base, ssl: { rejectUnauthorized: false } }, timeoutMs);

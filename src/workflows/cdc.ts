@@ -249,7 +249,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     const v = status.validation;
     return {
       phase: status.phase,
-      ...(start && { planId: start.planId, slotName: start.slotName }),
+      ...(start && { planId: start.planId, slotName: start.slotName, publication: start.publication }),
       ...(status.lag && {
         lag: {
           lagBytes: status.lag.lagBytes,

@@ -8,6 +8,7 @@
 //   scratch    the throw-away database on the target server a PoC restores into
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CdcProgress, CdcTableCounters } from '../engine/cdc/types';
+import type { FreezeState } from '../engine/cutover/freeze';
 
 export const GATES = ['poc', 'assessment', 'cutover'] as const;
 export type GateName = (typeof GATES)[number];
@@ -365,6 +366,7 @@ export interface CdcSummary {
   phase: CdcPhase;
   planId?: string;
   slotName?: string;
+  publication?: string;
   lag?: { lagBytes: number; lagSeconds: number; appliedLsn: string; sourceLsn: string; at: string };
   validation?: {
     enabled: boolean;
@@ -484,6 +486,10 @@ export interface MigrationInput extends RunbookOptions {
 export interface CutoverView {
   window?: { ok: boolean; reason: string };
   method?: string;
+  /** What undoes the source's freeze (plain JSON): kept for the fallback. */
+  freezeState?: FreezeState;
+  /** The reverse replication slot on the target, created while the source was frozen. */
+  reverse?: { slotName: string; publication: string; startLsn: string };
   frozenAt?: string;
   freezeLsn?: string;
   lagZeroAt?: string;
@@ -513,8 +519,24 @@ export interface MigrationStatus {
   pendingGate?: PendingGate;
   approvals: ApprovalRecord[];
   cutover?: CutoverView;
+  fallback?: {
+    by: string;
+    reason: string;
+    requestedAt: string;
+    /** The phase it was asked in: before the cutover nothing is undone on the source. */
+    fromPhase: MigrationPhase;
+    steps: { name: string; at: string; detail?: string }[];
+    done?: boolean;
+  };
   findings: string[];
   error?: string;
 }
+
+export interface FallbackRequest {
+  by: string;
+  reason: string;
+}
+
+export const fallbackUpdate = defineUpdate<MigrationStatus, [FallbackRequest]>('fallback');
 
 export const migrationStatusQuery = defineQuery<MigrationStatus>('migrationStatus');

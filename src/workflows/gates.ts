@@ -34,6 +34,10 @@ export class GateKeeper {
     this.approvers = [...approvers];
   }
 
+  isApprover(who: string): boolean {
+    return this.approvers.includes(who);
+  }
+
   open(name: string, now: Date, deadline?: Date, options: GateOptions = {}): void {
     this.options.set(name, options);
     this.holder.pendingGate = {

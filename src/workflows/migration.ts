@@ -3,14 +3,16 @@
 // child that streams until cutover), validation, gate `cutover`, the cutover itself inside the SLA's
 // downtime budget, a post-cutover watch, done. Orchestration only: the work is in activities.
 import {
+  ActivityCancellationType,
   ApplicationFailure,
+  CancellationScope,
   ChildWorkflowHandle,
   condition,
+  isCancellation,
   executeChild,
   getExternalWorkflowHandle,
   proxyActivities,
   setHandler,
-  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -19,6 +21,8 @@ import type { createActivities } from '../activities';
 import {
   type CdcSummary,
   cdcSummarySignal,
+  type FallbackRequest,
+  fallbackUpdate,
   type MigrationInput,
   type MigrationPhase,
   type MigrationStatus,
@@ -37,6 +41,13 @@ const long = proxyActivities<Activities>({
   startToCloseTimeout: '24 hours',
   heartbeatTimeout: '60 seconds',
   retry: retryPolicy(10),
+});
+/** Streams until cancelled: cancellation waits for the batch in flight to commit. */
+const stream = proxyActivities<Activities>({
+  startToCloseTimeout: '30 days',
+  heartbeatTimeout: '60 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { ...retryPolicy(10), maximumAttempts: Number.POSITIVE_INFINITY },
 });
 
 export function migrationWorkflowId(migration: string): string {
@@ -82,129 +93,256 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
   });
   const rb = new Runbook(input, status);
   let cdc: ChildWorkflowHandle<typeof cdcMigration> | undefined;
+  const step = (name: string, detail?: string) =>
+    status.fallback?.steps.push({ name, at: now().toISOString(), ...(detail && { detail }) });
+  const tell = (kind: 'gate-pending' | 'fallback' | 'phase', subject: string, text: string) => {
+    // Best effort: a notification that cannot be delivered is a finding, never a failed migration.
+    void quick
+      .notifyPeople({ migration: input.migration, kind, phase: status.phase, subject, text })
+      .catch((err) =>
+        status.findings.push(`warning: notification "${subject}" not delivered: ${errorMessage(err)}`),
+      );
+  };
+
+  // Fallback may be asked for in any phase but the cutover step itself (it undoes its own freeze).
+  let fallbackRequest: FallbackRequest | undefined;
+  const main = new CancellationScope();
+  setHandler(
+    fallbackUpdate,
+    (req) => {
+      fallbackRequest = req;
+      status.fallback = {
+        by: req.by,
+        reason: req.reason,
+        requestedAt: now().toISOString(),
+        fromPhase: status.phase,
+        steps: [],
+      };
+      rb.audit.record('fallback', req.by, req.reason, { phase: status.phase });
+      if (status.phase !== 'post-cutover') main.cancel();
+      return status;
+    },
+    {
+      validator: (req) => {
+        if (!req?.by?.trim() || !req.reason?.trim()) {
+          throw new Error('a fallback needs --by <approver> and --reason "<why>"');
+        }
+        if (!rb.gates.isApprover(req.by)) {
+          throw new Error(`"${req.by}" is not an approver of migration ${input.migration}`);
+        }
+        if (fallbackRequest) throw new Error(`fallback already requested by ${fallbackRequest.by}`);
+        if (status.phase === 'cutover') {
+          throw new Error(
+            'the cutover step is running (it undoes its own freeze on failure): ask again once it ends',
+          );
+        }
+        if (status.phase === 'done' || status.phase === 'failed' || status.phase === 'fallback') {
+          throw new Error(`the migration is ${status.phase}: there is nothing to fall back from`);
+        }
+      },
+    },
+  );
 
   try {
-    // catalog: the inventory's owner and SLA for this database.
-    setPhase('catalog');
-    const brief = await rb.begin({ recordStart: true });
-    status.database = brief.database;
-    if (brief.owner) status.owner = brief.owner;
-    if (brief.sla) status.sla = brief.sla;
+    await main.run(async () => {
+      // catalog: the inventory's owner and SLA for this database.
+      setPhase('catalog');
+      const brief = await rb.begin({ recordStart: true });
+      status.database = brief.database;
+      if (brief.owner) status.owner = brief.owner;
+      if (brief.sla) status.sla = brief.sla;
 
-    await assessmentGate(input, status, rb, () => setPhase('assess'));
+      await assessmentGate(input, status, rb, () => setPhase('assess'));
 
-    if (input.skipPoc) {
-      rb.audit.record('override', input.requestedBy ?? 'unknown', 'proof of concept skipped at start', {
-        gate: 'poc',
+      if (input.skipPoc) {
+        rb.audit.record('override', input.requestedBy ?? 'unknown', 'proof of concept skipped at start', {
+          gate: 'poc',
+        });
+      } else {
+        setPhase('poc');
+        const pocId = `poc-${input.migration}`;
+        status.poc = { workflowId: pocId };
+        const poc = await executeChild(proofOfConcept, {
+          workflowId: pocId,
+          args: [
+            { migration: input.migration, ...(input.gateTimeout && { gateTimeout: input.gateTimeout }) },
+          ],
+        });
+        status.poc.outcome = poc.outcome;
+        if (poc.outcome !== 'approved') {
+          const d = poc.status.approvals.at(-1);
+          throw ApplicationFailure.nonRetryable(
+            `the proof of concept was ${poc.outcome}${d ? ` by ${d.by}${d.reason ? `: ${d.reason}` : ''}` : ''}; ` +
+              'nothing was moved to the target',
+            'POC_REJECTED',
+          );
+        }
+      }
+
+      setPhase('provision');
+      const workers = await quick.checkWorkers({
+        taskQueue: info.taskQueue,
+        minWorkers: input.minWorkers ?? 1,
       });
-    } else {
-      setPhase('poc');
-      const pocId = `poc-${input.migration}`;
-      status.poc = { workflowId: pocId };
-      const poc = await executeChild(proofOfConcept, {
-        workflowId: pocId,
-        args: [{ migration: input.migration, ...(input.gateTimeout && { gateTimeout: input.gateTimeout }) }],
+      status.findings.push(`info: ${workers.detail}`);
+
+      // Full load and CDC: a child that streams until the cutover stops it.
+      setPhase('full-load');
+      status.cdcWorkflowId = `cdc-${input.migration}`;
+      cdc = await startChild(cdcMigration, {
+        workflowId: status.cdcWorkflowId,
+        args: [
+          {
+            migration: input.migration,
+            mode: 'full-load-and-cdc',
+            // Assessed above: the child does not ask again.
+            skipAssessment: true,
+            requestedBy: input.requestedBy,
+            parentWorkflowId: info.workflowId,
+            ...input.cdc,
+          },
+        ],
       });
-      status.poc.outcome = poc.outcome;
-      if (poc.outcome !== 'approved') {
-        const d = poc.status.approvals.at(-1);
+      const cdcEnded = cdc.result().then(
+        () => 'ended' as const,
+        (err: unknown) => {
+          throw err;
+        },
+      );
+      cdcEnded.catch(() => undefined);
+      await Promise.race([condition(() => status.cdc?.phase === 'streaming'), cdcEnded]);
+      setPhase('cdc');
+      setPhase('validate');
+      const readyLag = input.readyLagSeconds ?? 5;
+      await Promise.race([condition(() => readyForCutover(status.cdc, readyLag)), cdcEnded]);
+      if (!readyForCutover(status.cdc, readyLag)) {
         throw ApplicationFailure.nonRetryable(
-          `the proof of concept was ${poc.outcome}${d ? ` by ${d.by}${d.reason ? `: ${d.reason}` : ''}` : ''}; ` +
-            'nothing was moved to the target',
-          'POC_REJECTED',
+          `CDC ended before the cutover: ${status.cdc?.error ?? 'stopped'}`,
         );
       }
-    }
 
-    setPhase('provision');
-    const workers = await quick.checkWorkers({
-      taskQueue: info.taskQueue,
-      minWorkers: input.minWorkers ?? 1,
-    });
-    status.findings.push(`info: ${workers.detail}`);
-
-    // Full load and CDC: a child that streams until the cutover stops it.
-    setPhase('full-load');
-    status.cdcWorkflowId = `cdc-${input.migration}`;
-    cdc = await startChild(cdcMigration, {
-      workflowId: status.cdcWorkflowId,
-      args: [
-        {
-          migration: input.migration,
-          mode: 'full-load-and-cdc',
-          // Assessed above: the child does not ask again.
-          skipAssessment: true,
-          requestedBy: input.requestedBy,
-          parentWorkflowId: info.workflowId,
-          ...input.cdc,
-        },
-      ],
-    });
-    const cdcEnded = cdc.result().then(
-      () => 'ended' as const,
-      (err: unknown) => {
-        throw err;
-      },
-    );
-    cdcEnded.catch(() => undefined);
-    await Promise.race([condition(() => status.cdc?.phase === 'streaming'), cdcEnded]);
-    setPhase('cdc');
-    setPhase('validate');
-    const readyLag = input.readyLagSeconds ?? 5;
-    await Promise.race([condition(() => readyForCutover(status.cdc, readyLag)), cdcEnded]);
-    if (!readyForCutover(status.cdc, readyLag)) {
-      throw ApplicationFailure.nonRetryable(
-        `CDC ended before the cutover: ${status.cdc?.error ?? 'stopped'}`,
+      // Gate `cutover`: an approver of the application decides when.
+      const timeoutMs = parseTimeout(input.cutoverGateTimeout ?? '7 days');
+      rb.gates.open('cutover', now(), new Date(now().getTime() + timeoutMs));
+      setPhase('awaiting-cutover');
+      tell(
+        'gate-pending',
+        `${input.migration}: the cutover waits for your approval`,
+        `Database ${status.database} is loaded, in sync (lag ${status.cdc?.lag?.lagSeconds ?? '?'} s) and validated. ` +
+          `Approve the cutover with: ferry approve ${info.workflowId} --gate cutover --by <you> --reason "<why>"`,
       );
-    }
+      const decided = await condition(() => !status.pendingGate, timeoutMs);
+      if (!decided) {
+        rb.gates.decide(
+          { gate: 'cutover', by: 'ferry', reason: 'approval gate timed out' },
+          'timed-out',
+          now(),
+        );
+        rb.audit.record('gate-timeout', 'ferry', 'approval gate timed out', { gate: 'cutover' });
+        throw ApplicationFailure.nonRetryable(
+          `nobody approved the cutover within ${input.cutoverGateTimeout ?? '7 days'}`,
+          'CUTOVER_NOT_APPROVED',
+        );
+      }
+      const d = rb.gates.decision('cutover')!;
+      rb.audit.record(d.decision === 'approved' ? 'approve' : 'reject', d.by, d.reason, { gate: 'cutover' });
+      if (d.decision !== 'approved') {
+        throw ApplicationFailure.nonRetryable(
+          `the cutover was rejected by ${d.by}${d.reason ? `: ${d.reason}` : ''}`,
+          'CUTOVER_NOT_APPROVED',
+        );
+      }
 
-    // Gate `cutover`: an approver of the application decides when.
-    const timeoutMs = parseTimeout(input.cutoverGateTimeout ?? '7 days');
-    rb.gates.open('cutover', now(), new Date(now().getTime() + timeoutMs));
-    setPhase('awaiting-cutover');
-    const decided = await condition(() => !status.pendingGate, timeoutMs);
-    if (!decided) {
-      rb.gates.decide(
-        { gate: 'cutover', by: 'ferry', reason: 'approval gate timed out' },
-        'timed-out',
-        now(),
-      );
-      rb.audit.record('gate-timeout', 'ferry', 'approval gate timed out', { gate: 'cutover' });
-      throw ApplicationFailure.nonRetryable(
-        `nobody approved the cutover within ${input.cutoverGateTimeout ?? '7 days'}`,
-        'CUTOVER_NOT_APPROVED',
-      );
-    }
-    const d = rb.gates.decision('cutover')!;
-    rb.audit.record(d.decision === 'approved' ? 'approve' : 'reject', d.by, d.reason, { gate: 'cutover' });
-    if (d.decision !== 'approved') {
-      throw ApplicationFailure.nonRetryable(
-        `the cutover was rejected by ${d.by}${d.reason ? `: ${d.reason}` : ''}`,
-        'CUTOVER_NOT_APPROVED',
-      );
-    }
-
-    setPhase('cutover');
-    const c = await long.cutover({
-      migration: input.migration,
-      workflowId: info.workflowId,
-      planId: status.cdc!.planId!,
-      slotName: status.cdc!.slotName!,
+      setPhase('cutover');
+      const c = await long.cutover({
+        migration: input.migration,
+        workflowId: info.workflowId,
+        planId: status.cdc!.planId!,
+        slotName: status.cdc!.slotName!,
+      });
+      status.cutover = c;
+      // Every change up to the freeze is applied: stop the forward stream (the slot is kept until done).
+      await getExternalWorkflowHandle(status.cdcWorkflowId).signal(stopCdcSignal, {
+        by: 'ferry',
+        reason: `cutover approved by ${d.by}`,
+      });
+      await cdc.result();
     });
-    status.cutover = c;
-    // Every change up to the freeze is applied: stop the forward stream (the slot is kept until done).
-    await getExternalWorkflowHandle(status.cdcWorkflowId).signal(stopCdcSignal, {
-      by: 'ferry',
-      reason: `cutover approved by ${d.by}`,
-    });
-    await cdc.result();
 
+    // Post-cutover watch: the target's writes flow back to the source, so a fallback loses nothing.
     setPhase('post-cutover');
-    await sleep((input.postCutoverSeconds ?? 60) * 1000);
+    const c = status.cutover!;
+    const planId = status.cdc!.planId!;
+    const watch = new CancellationScope();
+    const reverse = watch.run(() => stream.streamReverse({ migration: input.migration, planId }));
+    reverse.catch(() => undefined);
+    await Promise.race([
+      condition(() => !!fallbackRequest, (input.postCutoverSeconds ?? 60) * 1000),
+      reverse.then(() => undefined),
+    ]);
+    watch.cancel();
+    await reverse.catch((err) => {
+      if (!isCancellation(err)) throw err;
+    });
+    if (fallbackRequest) {
+      setPhase('fallback');
+      step('freeze target', (await quick.freezeTarget({ migration: input.migration })).frozenAt);
+      const drained = await long.streamReverse({ migration: input.migration, planId, drain: true });
+      step(
+        'drain reverse',
+        `source applied up to ${drained.appliedLsn} (target position ${drained.untilLsn})`,
+      );
+      await quick.unfreezeSource({ migration: input.migration, state: c.freezeState! });
+      step('unfreeze source', 'the source takes writes again');
+      await quick.dropReverseReplication({ migration: input.migration });
+      step('drop reverse slot');
+      tell(
+        'fallback',
+        `fallback of ${input.migration} done: point the application back at the source`,
+        `Fallback requested by ${fallbackRequest.by} (${fallbackRequest.reason}) after the cutover. The source ` +
+          `database ${status.database} holds every row written on the target since the cutover and takes writes ` +
+          `again; the target is read-only. Point the application back at the source.`,
+      );
+      status.fallback!.done = true;
+      await rb.audit.flush();
+      return status;
+    }
+    // Done: the way back closes; neither slot may keep WAL any longer.
+    await quick.dropReverseReplication({ migration: input.migration });
+    if (status.cdc?.slotName && status.cdc.publication) {
+      await quick.dropCdcSlot({
+        migration: input.migration,
+        slotName: status.cdc.slotName,
+        publication: status.cdc.publication,
+      });
+    }
     setPhase('done');
     await rb.audit.flush();
     return status;
   } catch (err) {
+    if (fallbackRequest && isCancellation(err)) {
+      // Before the cutover nothing on the source changed: stop, drop the slot, leave the source as it is.
+      setPhase('fallback');
+      if (status.cdc?.slotName && status.cdc.publication) {
+        const d = await quick.dropCdcSlot({
+          migration: input.migration,
+          slotName: status.cdc.slotName,
+          publication: status.cdc.publication,
+        });
+        step('drop slot', `slot ${status.cdc.slotName} ${d.slotDropped ? 'dropped' : 'already gone'}`);
+      }
+      step('source untouched', 'the application keeps writing to the source; the target is left as loaded');
+      tell(
+        'fallback',
+        `migration ${input.migration} stopped before the cutover`,
+        `Fallback requested by ${fallbackRequest.by} (${fallbackRequest.reason}) in phase ` +
+          `${status.fallback!.fromPhase}. Nothing changed on the source database ${status.database}; the ` +
+          `application stays on it.`,
+      );
+      status.fallback!.done = true;
+      await rb.audit.flush();
+      return status;
+    }
     status.error = errorMessage(err);
     setPhase('failed');
     await rb.audit.flush();

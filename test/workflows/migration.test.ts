@@ -7,7 +7,9 @@ import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { FerryClient } from '../../src/client';
 import { listAudit } from '../../src/engine/audit';
+import { renderMigration } from '../../src/cli/format';
 import { dropSlot } from '../../src/engine/fullload/snapshot';
+import { slotInfo } from '../../src/engine/cdc/source';
 import { WORKER_TUNING } from '../../src/worker';
 import type { MigrationStatus } from '../../src/workflows/definitions';
 import { assertMappedEqual, CDC_MAPPING, cdcSource, startWorkload } from '../support/cdc';
@@ -124,12 +126,16 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
     assert.equal(c.validation?.mismatches, 0);
     assert.deepEqual(
       c.steps.map((s) => s.name),
-      ['window', 'freeze', 'drained', 'validated', 'sequences', 'switch'],
+      ['window', 'freeze', 'drained', 'validated', 'sequences', 'reverse', 'switch'],
     );
     console.log(
       `      phases: ${order.map((p) => `${p} ${(final.phases[p as keyof MigrationStatus['phases']]?.seconds ?? 0).toFixed(1)} s`).join(', ')}; write freeze ${c.writeFreezeMs} ms`,
     );
 
+    // `ferry status` shows each phase, the cutover and its freeze against the SLA.
+    const text = renderMigration(final);
+    assert.match(text, new RegExp(`write freeze ${c.writeFreezeMs} ms \\(SLA 900000 ms: within\\)`));
+    assert.match(text, /awaiting-cutover/);
     // Zero lost or duplicated rows: the target equals the frozen source, mapped.
     const s = await connect(mig.source, src.db);
     const t = await connect(mig.target, mig.targetDb);
@@ -152,5 +158,139 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
         ['alice', 'cutover'],
       ],
     );
+  });
+
+  /** A fresh CDC source and migration, a worker, and the client; the source's freeze undone after. */
+  async function setup(label: string) {
+    const src = await cdcSource(`${label.replace(/-/g, '_')}_src`);
+    const tm = await testMigration({
+      label,
+      sourceDb: src.db,
+      approvers: ['alice'],
+      migrationType: 'full-load-and-cdc',
+      tableMappings: CDC_MAPPING,
+      taskSettings: {
+        TargetMetadata: { FullLobMode: true, LimitedSizeLobMode: false, BatchApplyEnabled: true },
+      },
+      cdc: { progressSeconds: 1 },
+    });
+    cleanups.push(async () => {
+      await dropSlot(tm.sourceConn, `ferry_${tm.name.replace(/-/g, '_')}`).catch(() => undefined);
+      await tm.cleanup();
+      await dropDatabase(src.server, src.db).catch(() => undefined);
+    });
+    const env = await temporalEnv();
+    const taskQueue = `mig-${tm.name}`;
+    const worker = await Worker.create({
+      ...WORKER_TUNING,
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: createActivities({ configPath: tm.configPath, heartbeatMs: 500 }),
+      maxConcurrentActivityTaskExecutions: 16,
+    });
+    return {
+      src,
+      tm,
+      worker,
+      client: FerryClient.fromClient(env.client, taskQueue),
+      id: `migration-${tm.name}`,
+    };
+  }
+  const cleanups: (() => Promise<void>)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  async function waitPhase(client: FerryClient, id: string, phase: string): Promise<MigrationStatus> {
+    for (let i = 0; i < 1200; i++) {
+      const st = await client.migrationStatus(id).catch(() => undefined);
+      if (st?.phase === phase) return st;
+      if (st?.phase === 'failed') throw new Error(`failed before ${phase}: ${st.error}`);
+      await sleep(250);
+    }
+    throw new Error(`never reached ${phase}`);
+  }
+
+  it('falls back after the cutover: the source gets every row written on the target, and takes writes again', async () => {
+    const { src, tm, worker, client, id } = await setup('mig-fb-after');
+    const st = await worker.runUntil(async () => {
+      await client.startMigration({ migration: tm.name, skipPoc: true, postCutoverSeconds: 600 });
+      await waitPhase(client, id, 'awaiting-cutover');
+      await client.decide(id, 'approve', { gate: 'cutover', by: 'alice', reason: 'go' });
+      await waitPhase(client, id, 'post-cutover');
+      // The application now writes to the target.
+      const t = await connect(tm.target, tm.targetDb);
+      try {
+        await t.query(`UPDATE inventory.products SET description = 'written on the target' WHERE id = 1`);
+        await t.query(
+          `UPDATE sales.clients SET full_name = 'Target Writer' WHERE id = (SELECT min(id) FROM sales.clients)`,
+        );
+      } finally {
+        await t.end();
+      }
+      await assert.rejects(client.fallback(id, { by: 'mallory', reason: 'x' }), /not an approver/);
+      await client.fallback(id, { by: 'alice', reason: 'the application misbehaves on the target' });
+      await client.handle(id).result();
+      return client.migrationStatus(id);
+    });
+    assert.equal(st.phase, 'fallback', st.error);
+    assert.equal(st.fallback?.done, true);
+    assert.equal(st.fallback?.fromPhase, 'post-cutover');
+    assert.deepEqual(
+      st.fallback?.steps.map((x) => x.name),
+      ['freeze target', 'drain reverse', 'unfreeze source', 'drop reverse slot'],
+    );
+    const s = await connect(tm.source, src.db);
+    try {
+      const p = await s.query(`SELECT description FROM inventory.products WHERE id = 1`);
+      assert.equal(p.rows[0].description, 'written on the target');
+      const c = await s.query(`SELECT full_name FROM sales.customers ORDER BY id LIMIT 1`);
+      assert.equal(c.rows[0].full_name, 'Target Writer');
+      // The source takes writes again; the target is read-only.
+      await s.query(`UPDATE inventory.products SET description = 'back on the source' WHERE id = 2`);
+    } finally {
+      await s.end();
+    }
+    const t = await connect(tm.target, tm.targetDb);
+    try {
+      await assert.rejects(
+        t.query(`UPDATE inventory.products SET description = 'x' WHERE id = 3`),
+        /read-only/,
+      );
+      await t.query('SET default_transaction_read_only = off');
+      await t.query(`ALTER DATABASE "${tm.targetDb}" RESET default_transaction_read_only`);
+    } finally {
+      await t.end();
+    }
+    const audit = await listAudit(tm.targetConn, tm.name).catch(() => []);
+    assert.ok(
+      audit.some((a) => a.action === 'fallback' && a.by === 'alice'),
+      JSON.stringify(audit),
+    );
+  });
+
+  it('falls back before the cutover: the slot is dropped and the source was never touched', async () => {
+    const { src, tm, worker, client, id } = await setup('mig-fb-before');
+    const st = await worker.runUntil(async () => {
+      await client.startMigration({ migration: tm.name, skipPoc: true });
+      await waitPhase(client, id, 'awaiting-cutover');
+      await client.fallback(id, { by: 'alice', reason: 'postponed' });
+      await client.handle(id).result();
+      return client.migrationStatus(id);
+    });
+    assert.equal(st.phase, 'fallback', st.error);
+    assert.equal(st.fallback?.fromPhase, 'awaiting-cutover');
+    assert.deepEqual(
+      st.fallback?.steps.map((x) => x.name),
+      ['drop slot', 'source untouched'],
+    );
+    assert.equal(await slotInfo(tm.sourceConn, `ferry_${tm.name.replace(/-/g, '_')}`), undefined);
+    const s = await connect(tm.source, src.db);
+    try {
+      await s.query(`UPDATE inventory.products SET description = 'still the primary' WHERE id = 1`);
+    } finally {
+      await s.end();
+    }
   });
 });

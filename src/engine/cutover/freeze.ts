@@ -300,7 +300,7 @@ async function databaseExists(c: Client, db: string): Promise<boolean> {
 
 /** A new session of the database starts read-only (else the freeze would stop nobody). */
 async function verifyReadOnly(conn: PgConnInfo): Promise<void> {
-  const c = await connectPg(conn, `${APP}-check`);
+  const c = await connectPg(conn, `${APP}-check`, { asTheApplication: true });
   try {
     const { rows } = await c.query<{ v: string }>(
       `SELECT current_setting('default_transaction_read_only') AS v`,

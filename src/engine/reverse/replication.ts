@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { ErrorType, FerryError } from '../../errors';
 import type { MigrationPlan, SourceCatalog } from '../../mapping/types';
 import { readSourceCatalog } from '../catalog';
-import { type PgConnInfo, describeEndpoint } from '../connection';
+import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint } from '../connection';
+import { qualify } from '../ident';
 import { runCdc } from '../cdc/runner';
 import {
   cdcTables,
@@ -103,6 +104,7 @@ export async function prepareReverse(opts: ReverseEndpoints): Promise<ReverseSet
         `; fallback needs the restore point instead`,
     );
   }
+  await keylessIdentityFull(opts.target, cdcTables(plan));
   const preflight = await checkCdcSource(opts.target, plan, {
     slotName: name,
     publication: name,
@@ -212,4 +214,34 @@ export async function dropReverse(opts: {
   const slotDropped = await dropSlot(opts.target, name);
   const publicationDropped = await dropPublication(opts.target, name);
   return { slotDropped, publicationDropped };
+}
+
+/**
+ * Key-less tables Ferry created on the target get REPLICA IDENTITY FULL (as their source tables need for
+ * forward CDC): without it their UPDATE and DELETE could not go back, and PostgreSQL would refuse them
+ * on the target once published. Tables with a primary key or another identity are left alone.
+ */
+async function keylessIdentityFull(
+  target: PgConnInfo,
+  tables: { schema: string; name: string }[],
+): Promise<void> {
+  if (!tables.length) return;
+  const c = await connectPg(target, 'ferry-reverse');
+  try {
+    await c.query('SET default_transaction_read_only = off');
+    const { rows } = await c.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name
+         FROM unnest($1::text[], $2::text[]) AS t(schema, name)
+         JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema
+         JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.name
+        WHERE c.relkind = 'r' AND c.relreplident = 'd'
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)`,
+      [tables.map((t) => t.schema), tables.map((t) => t.name)],
+    );
+    for (const r of rows) await c.query(`ALTER TABLE ${qualify(r.schema, r.name)} REPLICA IDENTITY FULL`);
+  } catch (err) {
+    throw classifyPgError(err, target);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
 }
