@@ -1,8 +1,8 @@
 // What every activity needs first: the migration from ferry.yaml and connections with resolved
 // secrets. Only here, inside an activity, does a password exist in memory.
 import type { EndpointConfig, FerryConfig, MigrationConfig } from '../config';
-import { getEndpoint, getMigration, loadConfig, resolveSecret } from '../config';
-import type { PgConnInfo } from '../engine/connection';
+import { getEndpoint, getMigration, loadConfig } from '../config';
+import { endpointConnInfo, type PgConnInfo } from '../engine/connection';
 
 export interface MigrationContext {
   cfg: FerryConfig;
@@ -18,23 +18,8 @@ export async function migrationContext(configPath: string, migration: string): P
   return { cfg, m, source: getEndpoint(cfg, m.source), target: getEndpoint(cfg, m.target) };
 }
 
-export async function endpointConn(
-  cfg: FerryConfig,
-  ep: EndpointConfig,
-  database?: string,
-): Promise<PgConnInfo> {
-  const password = await resolveSecret(ep.password, { baseDir: cfg.configDir });
-  return {
-    endpointId: ep.id,
-    host: ep.host,
-    port: ep.port,
-    database: database ?? ep.database,
-    user: ep.user,
-    password,
-    sslmode: ep.sslmode,
-    sslrootcert: ep.sslrootcert,
-  };
-}
+/** An endpoint's connection settings, its secret resolved (only here, inside an activity). */
+export const endpointConn = endpointConnInfo;
 
 /** The source database of a migration: its own `database`, else the endpoint's. */
 export function sourceDatabase(m: MigrationConfig, ep: EndpointConfig): string {

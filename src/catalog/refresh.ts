@@ -3,8 +3,7 @@
 // shows (list, show) and the notification a change becomes. The caller sends the notifications.
 import type { Client } from 'pg';
 import type { EndpointConfig, FerryConfig, InventoryEntry } from '../config/schema';
-import { resolveSecret } from '../config/secrets';
-import { connectPg, type PgConnInfo } from '../engine/connection';
+import { connectPg, endpointConnInfo } from '../engine/connection';
 import { ErrorType, FerryError } from '../errors';
 import type { Notification } from '../notify/types';
 import { diffCatalog, readiness } from './diff';
@@ -62,18 +61,7 @@ function endpointById(cfg: FerryConfig, id: string): EndpointConfig {
 }
 
 /** Connection settings of an endpoint with its secret resolved; only in memory, never logged. */
-export async function connInfo(cfg: FerryConfig, ep: EndpointConfig, database?: string): Promise<PgConnInfo> {
-  return {
-    endpointId: ep.id,
-    host: ep.host,
-    port: ep.port,
-    database: database ?? ep.database,
-    user: ep.user,
-    password: await resolveSecret(ep.password, { baseDir: cfg.configDir }),
-    sslmode: ep.sslmode,
-    ...(ep.sslrootcert !== undefined && { sslrootcert: ep.sslrootcert }),
-  };
-}
+export const connInfo = endpointConnInfo;
 
 /** Runs `fn` with a session on the control database. */
 export async function withControl<T>(cfg: FerryConfig, fn: (c: Client) => Promise<T>): Promise<T> {

@@ -5,6 +5,8 @@ import net from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type ClientConfig } from 'pg';
 import { ErrorType, FerryError } from '../errors';
+import type { EndpointConfig, FerryConfig } from '../config';
+import { resolveSecret } from '../config/secrets';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
@@ -308,4 +310,22 @@ export function classifyPgError(err: unknown, c: Omit<PgConnInfo, 'password'> | 
     ErrorType.DATABASE_ERROR,
     `${where}: ${code ? `SQLSTATE ${code}: ` : ''}${serverText || 'unknown database error'}`,
   );
+}
+
+/** An endpoint of ferry.yaml as connection settings, its secret resolved: only in memory, never logged. */
+export async function endpointConnInfo(
+  cfg: FerryConfig,
+  ep: EndpointConfig,
+  database?: string,
+): Promise<PgConnInfo> {
+  return {
+    endpointId: ep.id,
+    host: ep.host,
+    port: ep.port,
+    database: database ?? ep.database,
+    user: ep.user,
+    password: await resolveSecret(ep.password, { baseDir: cfg.configDir }),
+    sslmode: ep.sslmode,
+    sslrootcert: ep.sslrootcert,
+  };
 }

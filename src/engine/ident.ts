@@ -1,5 +1,6 @@
 // SQL identifier and literal quoting, and parsing of "schema.table" names, so odd names ("Order Items",
 // MixedCase, reserved words, dots, unicode) survive every statement and pg_dump pattern Ferry builds.
+import { createHash } from 'node:crypto';
 import { ErrorType, FerryError } from '../errors';
 
 /** Always-quoted identifier: `Order Items` → `"Order Items"`, `a"b` → `"a""b"`. Never case-folds. */
@@ -80,4 +81,23 @@ export function parseTableName(text: string): { schema: string; table: string } 
   const dot = text.indexOf('.');
   if (dot <= 0 || dot === text.length - 1) throw bad();
   return { schema: text.slice(0, dot), table: text.slice(dot + 1) };
+}
+
+/** PostgreSQL truncates identifiers (slot, publication, database names) longer than this. */
+const MAX_NAME_BYTES = 63;
+
+/**
+ * `<prefix><migration>` as a name PostgreSQL keeps as written: lower case, [a-z0-9_] only, at most
+ * 63 bytes. When that loses information (other characters, upper case, too long) a hash of the full
+ * migration name is appended, so two migrations never share a name. Stable: a retried call finds what
+ * an earlier one created.
+ */
+export function migrationObjectName(prefix: string, migration: string): string {
+  const plain = migration.toLowerCase().replace(/-/g, '_');
+  const sanitized = plain.replace(/[^a-z0-9_]+/g, '_');
+  const lossy = sanitized !== plain || migration !== migration.toLowerCase();
+  if (!lossy && prefix.length + sanitized.length <= MAX_NAME_BYTES) return prefix + sanitized;
+  const hash = createHash('sha256').update(migration).digest('hex').slice(0, 8);
+  const room = MAX_NAME_BYTES - prefix.length - hash.length - 1;
+  return `${prefix}${sanitized.slice(0, room).replace(/_+$/, '')}_${hash}`;
 }

@@ -13,12 +13,11 @@
 // from an existing slot ('cdc' mode), they are errors, because fixing them now cannot bring back the
 // changes in between: the advice is to fix the publication and start from a new slot.
 import { bytes } from '../../mapping/explain';
-import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
 import { ErrorType, FerryError } from '../../errors';
 import type { MigrationPlan } from '../../mapping/types';
 import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint } from '../connection';
-import { displayName, qualify, quoteIdent, quoteLiteral } from '../ident';
+import { displayName, migrationObjectName, qualify, quoteIdent, quoteLiteral } from '../ident';
 import { compareLsn, isLsn } from './types';
 
 export type CdcMode = 'full-load-and-cdc' | 'cdc';
@@ -76,7 +75,6 @@ export interface SlotInfo {
 
 /** Slot names allow lower-case letters, digits and underscores only, up to NAMEDATALEN-1 bytes. */
 const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
-const MAX_NAME_BYTES = 63;
 const DEFAULT_PREFIX = 'ferry_';
 
 /** SQLSTATEs decided on (never message text). */
@@ -103,13 +101,7 @@ export function defaultPublicationName(migration: string): string {
 }
 
 function ferryName(migration: string): string {
-  const plain = migration.toLowerCase().replace(/-/g, '_');
-  const sanitized = plain.replace(/[^a-z0-9_]+/g, '_');
-  const lossy = sanitized !== plain || migration !== migration.toLowerCase();
-  if (!lossy && DEFAULT_PREFIX.length + sanitized.length <= MAX_NAME_BYTES) return DEFAULT_PREFIX + sanitized;
-  const hash = createHash('sha256').update(migration).digest('hex').slice(0, 8);
-  const room = MAX_NAME_BYTES - DEFAULT_PREFIX.length - hash.length - 1;
-  return `${DEFAULT_PREFIX}${sanitized.slice(0, room).replace(/_+$/, '')}_${hash}`;
+  return migrationObjectName(DEFAULT_PREFIX, migration);
 }
 
 function checkSlotName(slotName: string): void {

@@ -1,14 +1,11 @@
 // The PoC's scratch database on the target: named after the migration, marked with a comment when
 // Ferry creates it, and replaced or dropped only when that marker says it is this migration's.
-import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
 import { ErrorType, FerryError } from '../../errors';
 import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint } from '../connection';
-import { quoteIdent, quoteLiteral } from '../ident';
+import { migrationObjectName, quoteIdent, quoteLiteral } from '../ident';
 
 const PREFIX = 'ferry_poc_';
-/** PostgreSQL truncates identifiers to NAMEDATALEN-1 bytes; a longer name would silently collide. */
-const MAX_NAME_BYTES = 63;
 
 /** The marker Ferry puts in COMMENT ON DATABASE; nothing else proves a database is ours to drop. */
 export function scratchMarker(migration: string): string {
@@ -21,13 +18,7 @@ export function scratchMarker(migration: string): string {
  * migrations never share a scratch database; the marker check guards anyway.
  */
 export function scratchDatabaseName(migration: string): string {
-  const plain = migration.toLowerCase().replace(/-/g, '_');
-  const sanitized = plain.replace(/[^a-z0-9_]+/g, '_');
-  const lossy = sanitized !== plain || migration !== migration.toLowerCase();
-  if (!lossy && PREFIX.length + sanitized.length <= MAX_NAME_BYTES) return PREFIX + sanitized;
-  const hash = createHash('sha256').update(migration).digest('hex').slice(0, 8);
-  const room = MAX_NAME_BYTES - PREFIX.length - hash.length - 1;
-  return `${PREFIX}${sanitized.slice(0, room).replace(/_+$/, '')}_${hash}`;
+  return migrationObjectName(PREFIX, migration);
 }
 
 interface Existing {

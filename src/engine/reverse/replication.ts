@@ -8,12 +8,11 @@
 // target) → prepareReverse (the slot starts here, so every later target write is captured) → the
 // application switches to the target → runReverse for as long as fallback must stay possible →
 // dropReverse once it need not (a leftover slot keeps WAL on the target until its disk fills).
-import { createHash } from 'node:crypto';
 import { ErrorType, FerryError } from '../../errors';
 import type { MigrationPlan, SourceCatalog } from '../../mapping/types';
 import { readSourceCatalog } from '../catalog';
 import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint } from '../connection';
-import { qualify } from '../ident';
+import { migrationObjectName, qualify } from '../ident';
 import { runCdc } from '../cdc/runner';
 import {
   cdcTables,
@@ -28,7 +27,6 @@ import { dropSlot } from '../fullload/snapshot';
 import { reversePlan } from './plan';
 
 const PREFIX = 'ferry_rev_';
-const MAX_NAME_BYTES = 63;
 
 /**
  * `ferry_rev_<migration>`, the name of both the reverse slot and the reverse publication on the target:
@@ -37,13 +35,7 @@ const MAX_NAME_BYTES = 63;
  * share a slot. Stable: a retried call finds what an earlier one created.
  */
 export function reverseSlotName(migration: string): string {
-  const plain = migration.toLowerCase().replace(/-/g, '_');
-  const sanitized = plain.replace(/[^a-z0-9_]+/g, '_');
-  const lossy = sanitized !== plain || migration !== migration.toLowerCase();
-  if (!lossy && PREFIX.length + sanitized.length <= MAX_NAME_BYTES) return PREFIX + sanitized;
-  const hash = createHash('sha256').update(migration).digest('hex').slice(0, 8);
-  const room = MAX_NAME_BYTES - PREFIX.length - hash.length - 1;
-  return `${PREFIX}${sanitized.slice(0, room).replace(/_+$/, '')}_${hash}`;
+  return migrationObjectName(PREFIX, migration);
 }
 
 /** The migration name reverse progress is kept under in ferry.cdc_progress on the source. */
