@@ -726,6 +726,26 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('report <workflow-id>')
+    .description(
+      'one self-contained HTML page for a runbook workflow: inventory and SLA, assessment, PoC, load, CDC, ' +
+        'validation, approvals, cutover with the write freeze against the SLA, fallback plan',
+    )
+    .requiredOption('--out <file>', 'where to write the HTML page')
+    .option('--config <file>', 'ferry.yaml')
+    .action(async (id: string, o: { out: string; config?: string }) => {
+      const cfg = await loadConfig(resolveConfigPath(o.config));
+      const client = await FerryClient.connect(cfg.temporal);
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the report renderer loads only here
+        const { reportCommand } = require('./report') as typeof import('./report');
+        out(await reportCommand(client, cfg, id, o.out));
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
     .command('approvals')
     .description(
       'gates waiting for an approver across migrations: which, since when, until when, who may decide',

@@ -8,6 +8,10 @@ import { createActivities } from '../../src/activities';
 import { FerryClient } from '../../src/client';
 import { listAudit } from '../../src/engine/audit';
 import { renderMigration } from '../../src/cli/format';
+import { reportCommand } from '../../src/cli/report';
+import { loadConfig } from '../../src/config';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { dropSlot } from '../../src/engine/fullload/snapshot';
 import { slotInfo } from '../../src/engine/cdc/source';
 import { WORKER_TUNING } from '../../src/worker';
@@ -101,6 +105,20 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
       await writes.stop().catch(() => undefined);
       const st = await client.migrationStatus(id);
       assert.equal(st.phase, 'done', `${st.error}\n${st.findings.join('\n')}`);
+      // The report of the run: one page with the key figures.
+      const file = await reportCommand(
+        client,
+        await loadConfig(mig.configPath),
+        id,
+        path.join(mig.dir, 'report.html'),
+      );
+      const html = await fs.readFile(file, 'utf8');
+      assert.ok(
+        html.includes(`"writeFreezeMs":${st.cutover!.writeFreezeMs}`),
+        'the write freeze is in the report',
+      );
+      assert.ok(html.includes('alice'), 'the approver is in the report');
+      assert.ok(!/src="https?:/.test(html), 'self-contained');
       assert.deepEqual([...decided].map((k) => k.split(':').at(-1)).sort(), ['cutover', 'poc']);
       return st;
     });
