@@ -95,13 +95,26 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
   let cdc: ChildWorkflowHandle<typeof cdcMigration> | undefined;
   const step = (name: string, detail?: string) =>
     status.fallback?.steps.push({ name, at: now().toISOString(), ...(detail && { detail }) });
-  const tell = (kind: 'gate-pending' | 'fallback' | 'phase', subject: string, text: string) => {
+  const tell = (
+    kind: 'gate-pending' | 'gate-reminder' | 'gate-escalation' | 'fallback' | 'phase',
+    subject: string,
+    text: string,
+  ) => {
     // Best effort: a notification that cannot be delivered is a finding, never a failed migration.
     void quick
       .notifyPeople({ migration: input.migration, kind, phase: status.phase, subject, text })
       .catch((err) =>
         status.findings.push(`warning: notification "${subject}" not delivered: ${errorMessage(err)}`),
       );
+  };
+
+  /** The cutover will not happen: CDC stops and drops its slot (no WAL kept on the source for nothing). */
+  const stopChildDroppingSlot = async (reason: string) => {
+    if (!status.cdcWorkflowId) return;
+    await getExternalWorkflowHandle(status.cdcWorkflowId)
+      .signal(stopCdcSignal, { by: 'ferry', reason, dropSlot: true })
+      .catch(() => undefined);
+    await cdc?.result().catch(() => undefined);
   };
 
   // Fallback may be asked for in any phase but the cutover step itself (it undoes its own freeze).
@@ -231,14 +244,33 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
         `Database ${status.database} is loaded, in sync (lag ${status.cdc?.lag?.lagSeconds ?? '?'} s) and validated. ` +
           `Approve the cutover with: ferry approve ${info.workflowId} --gate cutover --by <you> --reason "<why>"`,
       );
-      const decided = await condition(() => !status.pendingGate, timeoutMs);
+      // Half way to the deadline a reminder to the owners; at the deadline an escalation to the next
+      // contacts (the migration's fallback contacts), then the gate times out.
+      let decided = await condition(() => !status.pendingGate, Math.floor(timeoutMs / 2));
       if (!decided) {
+        tell(
+          'gate-reminder',
+          `${input.migration}: the cutover still waits for your approval`,
+          `Reminder: the cutover of ${status.database} has waited since ${status.pendingGate?.since}; it times ` +
+            `out at ${status.pendingGate?.deadline}. Approve with: ferry approve ${info.workflowId} --gate cutover ` +
+            `--by <you> --reason "<why>"`,
+        );
+        decided = await condition(() => !status.pendingGate, timeoutMs - Math.floor(timeoutMs / 2));
+      }
+      if (!decided) {
+        tell(
+          'gate-escalation',
+          `${input.migration}: nobody approved the cutover in time`,
+          `The cutover gate of ${status.database} reached its deadline (${status.pendingGate?.deadline}) without a ` +
+            `decision from ${status.pendingGate?.approvers.join(', ')}; the migration stops before the cutover.`,
+        );
         rb.gates.decide(
           { gate: 'cutover', by: 'ferry', reason: 'approval gate timed out' },
           'timed-out',
           now(),
         );
         rb.audit.record('gate-timeout', 'ferry', 'approval gate timed out', { gate: 'cutover' });
+        await stopChildDroppingSlot(`cutover not approved`);
         throw ApplicationFailure.nonRetryable(
           `nobody approved the cutover within ${input.cutoverGateTimeout ?? '7 days'}`,
           'CUTOVER_NOT_APPROVED',
@@ -247,6 +279,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       const d = rb.gates.decision('cutover')!;
       rb.audit.record(d.decision === 'approved' ? 'approve' : 'reject', d.by, d.reason, { gate: 'cutover' });
       if (d.decision !== 'approved') {
+        await stopChildDroppingSlot(`cutover not approved`);
         throw ApplicationFailure.nonRetryable(
           `the cutover was rejected by ${d.by}${d.reason ? `: ${d.reason}` : ''}`,
           'CUTOVER_NOT_APPROVED',

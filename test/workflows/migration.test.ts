@@ -12,6 +12,9 @@ import { reportCommand } from '../../src/cli/report';
 import { loadConfig } from '../../src/config';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import YAML from 'yaml';
 import { dropSlot } from '../../src/engine/fullload/snapshot';
 import { slotInfo } from '../../src/engine/cdc/source';
 import { WORKER_TUNING } from '../../src/worker';
@@ -309,6 +312,58 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
       await s.query(`UPDATE inventory.products SET description = 'still the primary' WHERE id = 1`);
     } finally {
       await s.end();
+    }
+  });
+
+  it('a cutover gate past its deadline: a reminder, an escalation to the contacts, CDC stopped and its slot dropped', async () => {
+    // The owners and contacts are told through a webhook (a local HTTP server here).
+    const received: { kind: string; to: { name: string }[]; text: string }[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { tm, worker, client, id } = await setup('mig-deadline');
+      const doc = YAML.parse(await fs.readFile(tm.configPath, 'utf8'));
+      doc.notifications = [
+        { type: 'webhook', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ferry` },
+      ];
+      await fs.writeFile(tm.configPath, YAML.stringify(doc));
+      const err = await worker.runUntil(async () => {
+        await client.startMigration({ migration: tm.name, skipPoc: true, cutoverGateTimeout: '6s' });
+        return client
+          .handle(id)
+          .result()
+          .then(
+            () => undefined,
+            (e: unknown) => e as Error & { cause?: Error & { type?: string } },
+          );
+      });
+      assert.equal(err?.cause?.type, 'CUTOVER_NOT_APPROVED', String(err?.cause?.message));
+      const kinds = received.map((n) => n.kind);
+      assert.deepEqual(
+        kinds.filter((k) => k.startsWith('gate-')),
+        ['gate-pending', 'gate-reminder', 'gate-escalation'],
+      );
+      const escalation = received.find((n) => n.kind === 'gate-escalation')!;
+      assert.deepEqual(
+        escalation.to.map((r) => r.name),
+        ['Owner', 'Ops'],
+        'the owners and the next contact',
+      );
+      assert.match(escalation.text, /without a decision from alice/);
+      assert.equal(
+        await slotInfo(tm.sourceConn, `ferry_${tm.name.replace(/-/g, '_')}`),
+        undefined,
+        'slot dropped',
+      );
+    } finally {
+      server.close();
     }
   });
 });
