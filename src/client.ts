@@ -11,7 +11,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, Workflow } from '@temporalio/common';
 import { FerryError, ErrorType } from './errors';
-import { tableStatistics } from './workflows/table-stats';
+import { cdcTableStatistics, tableStatistics } from './workflows/table-stats';
 import {
   tableStatisticsQuery,
   type TableStatistics,
@@ -21,6 +21,7 @@ import {
   type FallbackRequest,
   fallbackUpdate,
   type PendingGate,
+  type AssessmentView,
   approveGate,
   ApprovalRecord,
   CdcControlRequest,
@@ -59,6 +60,10 @@ export interface MigrationListing {
   pendingGate?: string;
   startTime: Date;
   closeTime?: Date;
+}
+
+function assessmentSummary(a: AssessmentView): string {
+  return `${a.counts.blocker} blocker(s), ${a.counts.warning} warning(s)`;
 }
 
 /** A gate waiting for an approver, as `ferry approvals` lists it. */
@@ -338,12 +343,7 @@ export class FerryClient {
     if (desc.status.name === 'RUNNING') return h.query(tableStatisticsQuery);
     if (desc.type === 'cdcMigration') {
       const st = await this.cdcStatus(workflowId);
-      return tableStatistics({
-        fullLoadRows: st.fullLoadRows,
-        cdc: st.tables,
-        validation: st.validation,
-        updatedAt: st.tableUpdatedAt,
-      });
+      return cdcTableStatistics(st);
     }
     const st = await this.fullLoadStatus(workflowId);
     return tableStatistics({ load: st.tables, validation: st.validation });
@@ -392,13 +392,11 @@ export class FerryClient {
         if (w.type === 'cdcMigration') {
           const st = await h.query(cdcStatusQuery);
           pending = st.pendingGate;
-          if (st.assessment)
-            summary = `${st.assessment.counts.blocker} blocker(s), ${st.assessment.counts.warning} warning(s)`;
+          if (st.assessment) summary = assessmentSummary(st.assessment);
         } else if (w.type === 'fullLoad') {
           const st = await h.query(fullLoadStatusQuery);
           pending = st.pendingGate;
-          if (st.assessment)
-            summary = `${st.assessment.counts.blocker} blocker(s), ${st.assessment.counts.warning} warning(s)`;
+          if (st.assessment) summary = assessmentSummary(st.assessment);
         } else if (w.type === 'migration') {
           const st = await h.query(migrationStatusQuery);
           pending = st.pendingGate;
@@ -410,7 +408,7 @@ export class FerryClient {
                 ? `, validation ${v.validated}/${v.tables} tables, ${v.mismatches} mismatched`
                 : '');
           } else if (st.assessment) {
-            summary = `${st.assessment.counts.blocker} blocker(s), ${st.assessment.counts.warning} warning(s)`;
+            summary = assessmentSummary(st.assessment);
           }
         } else if (w.type === 'proofOfConcept') {
           const st = await h.query(statusQuery);

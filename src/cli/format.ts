@@ -13,7 +13,7 @@ import type {
   TableStatistics,
   ValidationView,
 } from '../workflows/definitions';
-import { tableStatistics } from '../workflows/table-stats';
+import { cdcTableStatistics } from '../workflows/table-stats';
 
 export function bytes(n: number | undefined): string {
   return n === undefined ? '-' : formatBytes(n);
@@ -210,17 +210,7 @@ export function renderCdc(st: CdcStatus, maxTables = 50): string {
     );
   }
   lines.push(lagLine(st));
-  lines.push(
-    ...tableStatisticsLines(
-      tableStatistics({
-        fullLoadRows: st.fullLoadRows,
-        cdc: st.tables,
-        validation: st.validation,
-        updatedAt: st.tableUpdatedAt,
-      }),
-      maxTables,
-    ),
-  );
+  lines.push(...tableStatisticsLines(cdcTableStatistics(st), maxTables));
   const conflicts = Object.entries(st.tables).filter(([, t]) => t.conflicts > 0);
   for (const [name, t] of conflicts.slice(0, maxTables)) {
     lines.push(`  ${name}: ${t.conflicts} apply conflict(s) (ferry.cdc_exceptions on the target)`);

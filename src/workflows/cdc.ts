@@ -51,7 +51,7 @@ import {
 } from './common';
 import { fullLoad } from './full-load';
 import { assessmentGate, collectServerLogs, Runbook } from './runbook';
-import { tableStatistics } from './table-stats';
+import { cdcTableStatistics } from './table-stats';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -136,15 +136,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
   setHandler(cdcPlanSignal, adopt);
   setHandler(cdcStatusQuery, () => status);
   setHandler(assessmentQuery, () => status.assessment);
-  setHandler(tableStatisticsQuery, () =>
-    tableStatistics({
-      fullLoadRows: status.fullLoadRows,
-      cdc: status.tables,
-      validation: status.validation,
-      updatedAt: status.tableUpdatedAt,
-      adopted: [...adopted],
-    }),
-  );
+  setHandler(tableStatisticsQuery, () => cdcTableStatistics(status, [...adopted]));
   let bucket = '';
   const progress = (p: { lag: CdcStatus['lag'] & object; tables: CdcStatus['tables'] }) => {
     const changed = status.tableUpdatedAt ?? {};

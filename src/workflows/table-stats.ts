@@ -1,6 +1,6 @@
 // DMS DescribeTableStatistics from what a workflow knows: full-load rows, CDC counters, validation
 // state, and when each last changed. Plain code, no Temporal imports.
-import type { CdcTableStats, TableStatistics, TableStats, ValidationView } from './definitions';
+import type { CdcStatus, CdcTableStats, TableStatistics, TableStats, ValidationView } from './definitions';
 
 export function tableStatistics(opts: {
   load?: TableStats[];
@@ -58,4 +58,18 @@ export function tableStatistics(opts: {
     touch(r, v.lastValidatedAt);
   }
   return [...out.values()].sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
+}
+
+/** The table statistics of a CDC workflow's status (full-load rows, CDC counters, validation). */
+export function cdcTableStatistics(
+  st: Pick<CdcStatus, 'fullLoadRows' | 'tables' | 'validation' | 'tableUpdatedAt'>,
+  adopted?: string[],
+): TableStatistics[] {
+  return tableStatistics({
+    fullLoadRows: st.fullLoadRows,
+    cdc: st.tables,
+    validation: st.validation,
+    updatedAt: st.tableUpdatedAt,
+    ...(adopted && { adopted }),
+  });
 }
