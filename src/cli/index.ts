@@ -796,14 +796,29 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('start the embedded stack and a worker, run the PoC on the sample database, auto-approve')
+    .description(
+      'start the embedded stack and a worker, run the whole runbook on the sample database while its ' +
+        'application writes (every gate auto-approved), cut over, write the report',
+    )
     .option('--scale <n>', 'size of the sample database', positiveInt('--scale'))
     .option('--json', 'print one JSON line with the result at the end')
+    .option(
+      '--post-cutover-seconds <n>',
+      'how long the post-cutover watch lasts (the application writes to the target)',
+      positiveInt('--post-cutover-seconds'),
+    )
     .addOption(new Option('--approver <name>', 'who auto-approves').default(stack.DEMO_APPROVER).hideHelp())
-    .action(async (o: { scale?: number; json?: boolean; approver: string }) => {
+    .action(async (o: { scale?: number; json?: boolean; approver: string; postCutoverSeconds?: number }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads the worker runtime only for the demo
       const { runDemo } = require('./demo') as typeof import('./demo');
-      const ok = await runDemo({ scale: o.scale, json: !!o.json, approver: o.approver, out, err });
+      const ok = await runDemo({
+        scale: o.scale,
+        json: !!o.json,
+        approver: o.approver,
+        postCutoverSeconds: o.postCutoverSeconds,
+        out,
+        err,
+      });
       if (!ok) process.exitCode = 1;
     });
 

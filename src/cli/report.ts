@@ -62,10 +62,8 @@ export async function buildReport(
         },
       },
     }),
-    // The lag as last reported (no history of samples is kept yet).
-    ...(st.cdc?.lag && {
-      cdcLag: [{ at: st.cdc.lag.at, lagSeconds: st.cdc.lag.lagSeconds, lagBytes: st.cdc.lag.lagBytes }],
-    }),
+    // The lag as the CDC child reported it over time (the runbook keeps a thinned history).
+    ...(st.lagHistory?.length && { cdcLag: st.lagHistory }),
     ...(cdc?.validation && { validation: cdc.validation }),
     ...(stats && { tableStatistics: stats }),
     approvals: [...(poc?.approvals ?? []), ...st.approvals].sort((a, b) => a.at.localeCompare(b.at)),

@@ -45,6 +45,8 @@ export interface UpOptions {
   scale?: number;
   /** Reseed even if the sample database exists. */
   reseed?: boolean;
+  /** Empty the target database again (drop and create it), as before a first migration. */
+  resetTarget?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -100,6 +102,15 @@ async function databaseExists(c: Client, name: string): Promise<boolean> {
   return r.rowCount === 1;
 }
 
+/** Drop the sample database and the replication slots a migration left on it (they would block the drop). */
+async function dropSampleDatabase(c: Client): Promise<void> {
+  await c.query(
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`,
+    [SAMPLE_DATABASE],
+  );
+  await c.query(`DROP DATABASE "${SAMPLE_DATABASE}" WITH (FORCE)`);
+}
+
 /** Start whatever is not running yet; returns when everything accepts connections. Idempotent. */
 export async function up(opts: UpOptions = {}, p: StackPaths = stackPaths()): Promise<StackInfo> {
   const log = opts.log ?? (() => undefined);
@@ -145,7 +156,7 @@ export async function up(opts: UpOptions = {}, p: StackPaths = stackPaths()): Pr
   await withClient(source.port, srcPw.value, 'postgres', async (c) => {
     const exists = await databaseExists(c, SAMPLE_DATABASE);
     if (exists && !reseed) return;
-    if (exists) await c.query(`DROP DATABASE "${SAMPLE_DATABASE}" WITH (FORCE)`);
+    if (exists) await dropSampleDatabase(c);
     await c.query(`CREATE DATABASE "${SAMPLE_DATABASE}"`);
     log(`seeding sample database "${SAMPLE_DATABASE}" at scale ${scale}`);
     const summary = await withClient(source.port, srcPw.value, SAMPLE_DATABASE, (s) =>
@@ -159,6 +170,10 @@ export async function up(opts: UpOptions = {}, p: StackPaths = stackPaths()): Pr
   });
   // The target database exists and is empty, as an Aurora cluster's database would be.
   await withClient(target.port, tgtPw.value, 'postgres', async (c) => {
+    if (opts.resetTarget && (await databaseExists(c, SAMPLE_DATABASE))) {
+      log(`emptying the target database "${SAMPLE_DATABASE}"`);
+      await dropSampleDatabase(c);
+    }
     if (!(await databaseExists(c, SAMPLE_DATABASE))) await c.query(`CREATE DATABASE "${SAMPLE_DATABASE}"`);
   });
 
@@ -215,7 +230,9 @@ async function writeConfig(
         endpoint: 'onsite',
         application: 'storefront',
         owners: [{ name: 'Storefront team', email: 'storefront@example.com', role: 'application-owner' }],
-        sla: { maxDowntime: '15m', rpo: '0s', businessHours: 'Mon-Fri 08:00-18:00 UTC' },
+        // No business hours: the demo may cut over at any time of day (a real SLA names them, and the
+        // cutover then waits outside them).
+        sla: { maxDowntime: '15m', rpo: '0s' },
         tags: { tier: 'demo' },
       },
     ],
@@ -225,8 +242,9 @@ async function writeConfig(
         source: 'onsite',
         target: 'aurora',
         engine: 'native',
-        migrationType: 'full-load',
+        migrationType: 'full-load-and-cdc',
         approvers: [DEMO_APPROVER, 'dba@example.com'],
+        cdc: { progressSeconds: 1 },
         taskSettings: 'task-settings.json',
         poc: { sizeCapMb: 256, compression: 6, jobs: 4 },
         fallback: { contacts: [{ name: 'DBA on call', email: 'dba@example.com' }] },

@@ -265,6 +265,16 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     };
   };
   const parent = input.parentWorkflowId ? getExternalWorkflowHandle(input.parentWorkflowId) : undefined;
+  // The parent's history grows with every signal, and CDC may stream for weeks before the cutover:
+  // what the parent decides on (phase, validation, errors, lag under its threshold) goes at once, the
+  // lag figures alone ever more rarely (every 5 s at first, every 5 min after an hour).
+  const readyLag = input.parentReadyLagSeconds ?? 5;
+  const decisive = () => {
+    const s = summary();
+    return JSON.stringify({ ...s, lag: undefined, caughtUp: !!s.lag && s.lag.lagSeconds <= readyLag });
+  };
+  const notifyStart = Date.now();
+  const lagEveryMs = () => Math.min(300_000, Math.max(5_000, (Date.now() - notifyStart) / 12));
   let lastSent = '';
   const tellParent = async () => {
     if (!parent) return;
@@ -280,7 +290,8 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
         .run(async () => {
           for (;;) {
             await tellParent();
-            await sleep(5_000);
+            const sent = decisive();
+            await condition(() => decisive() !== sent, lagEveryMs());
           }
         })
         .catch(() => undefined)

@@ -357,8 +357,13 @@ export interface CdcInput extends RunbookOptions {
   historyLimit?: number;
   /** Seconds between validation passes while streaming (default 300), when validation is enabled. */
   validationIntervalSeconds?: number;
-  /** Run as a child of the migration workflow: its summary is signalled there (at most every 5 s). */
+  /**
+   * Run as a child of the migration workflow: its summary is signalled there at once when the phase,
+   * validation or readiness changes, and lag alone at most every 5 s at first, every 5 min later on.
+   */
   parentWorkflowId?: string;
+  /** The parent's cutover readiness threshold: crossing it is signalled at once (default 5 s). */
+  parentReadyLagSeconds?: number;
 }
 
 /** What a CDC child tells its migration workflow: enough to decide when the cutover gate opens. */
@@ -516,6 +521,8 @@ export interface MigrationStatus {
   poc?: { workflowId: string; outcome?: string };
   cdcWorkflowId?: string;
   cdc?: CdcSummary;
+  /** CDC lag over time (for the report's chart): at most LAG_HISTORY_MAX samples, thinned evenly. */
+  lagHistory?: LagSample[];
   pendingGate?: PendingGate;
   approvals: ApprovalRecord[];
   cutover?: CutoverView;
@@ -530,6 +537,24 @@ export interface MigrationStatus {
   };
   findings: string[];
   error?: string;
+}
+
+export interface LagSample {
+  at: string;
+  lagSeconds: number;
+  lagBytes: number;
+}
+
+export const LAG_HISTORY_MAX = 400;
+
+/** Add a sample (a repeat of the last one is ignored); past the limit every other old sample goes. */
+export function recordLag(history: LagSample[], lag: CdcSummary['lag']): void {
+  if (!lag || history.at(-1)?.at === lag.at) return;
+  history.push({ at: lag.at, lagSeconds: lag.lagSeconds, lagBytes: lag.lagBytes });
+  if (history.length > LAG_HISTORY_MAX) {
+    const kept = history.filter((_, i) => i % 2 === 0 || i === history.length - 1);
+    history.splice(0, history.length, ...kept);
+  }
 }
 
 export interface FallbackRequest {

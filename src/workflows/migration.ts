@@ -27,6 +27,7 @@ import {
   type MigrationPhase,
   type MigrationStatus,
   migrationStatusQuery,
+  recordLag,
   stopCdcSignal,
 } from './definitions';
 import { errorMessage, errorType, parseTimeout, PENDING_GATE, PHASE, retryPolicy } from './common';
@@ -90,6 +91,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
   setHandler(migrationStatusQuery, () => status);
   setHandler(cdcSummarySignal, (s) => {
     status.cdc = s;
+    recordLag((status.lagHistory ??= []), s.lag);
   });
   const rb = new Runbook(input, status);
   let cdc: ChildWorkflowHandle<typeof cdcMigration> | undefined;
@@ -212,6 +214,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
             skipAssessment: true,
             requestedBy: input.requestedBy,
             parentWorkflowId: info.workflowId,
+            parentReadyLagSeconds: input.readyLagSeconds ?? 5,
             ...input.cdc,
           },
         ],
@@ -224,9 +227,14 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       );
       cdcEnded.catch(() => undefined);
       await Promise.race([condition(() => status.cdc?.phase === 'streaming'), cdcEnded]);
+      // cdc: streaming until caught up; validate: until a validation pass has covered every table.
       setPhase('cdc');
-      setPhase('validate');
       const readyLag = input.readyLagSeconds ?? 5;
+      await Promise.race([
+        condition(() => !!status.cdc?.lag && status.cdc.lag.lagSeconds <= readyLag),
+        cdcEnded,
+      ]);
+      setPhase('validate');
       await Promise.race([condition(() => readyForCutover(status.cdc, readyLag)), cdcEnded]);
       if (!readyForCutover(status.cdc, readyLag)) {
         throw ApplicationFailure.nonRetryable(

@@ -238,6 +238,9 @@ CREATE TABLE audit.events_log (
   session_id uuid,
   duration interval
 );
+-- As a source prepared for change data capture: updates and deletes of the key-less table are
+-- captured with the whole old row.
+ALTER TABLE audit.events_log REPLICA IDENTITY FULL;
 
 CREATE TABLE audit.price_changes (
   id bigserial PRIMARY KEY,
