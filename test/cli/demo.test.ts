@@ -1,5 +1,6 @@
-// The main job as a user runs it: `ferry demo --json` on a fresh FERRY_HOME (stack up, worker, PoC,
-// auto-approval), a second run on the same stack, then `ferry dev status` and `ferry dev down`.
+// The main job as a user runs it: `ferry demo --json` on a fresh FERRY_HOME (stack up, worker, the
+// whole runbook with the sample application writing, auto-approval), a second run on the same stack,
+// then `ferry dev status` and `ferry dev down`.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promises as fs, statSync } from 'node:fs';
@@ -26,33 +27,52 @@ describe('ferry demo and ferry dev (CLI, fresh FERRY_HOME)', function () {
     await fs.rm(home, { recursive: true, force: true });
   });
 
-  it('runs the PoC of the sample database end to end and prints one JSON line', async () => {
+  it('runs the whole runbook on the sample database with its application writing, and prints one JSON line', async () => {
     const { stdout } = await ferry('demo', '--json');
     const last = JSON.parse(stdout.trim().split('\n').at(-1)!);
-    assert.equal(last.ok, true);
-    assert.equal(last.outcome, 'approved');
-    assert.equal(last.verified, true);
-    assert.ok(last.tables >= 15);
+    assert.equal(last.ok, true, JSON.stringify(last));
+    assert.equal(last.phase, 'done');
+    assert.equal(last.workflowId, 'migration-shop-to-aurora');
     assert.match(
       last.uiUrl,
-      /^http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/poc-shop-to-aurora$/,
+      /^http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/migration-shop-to-aurora$/,
     );
-    // Then the full load of the whole sample database with Ferry's engine.
-    assert.equal(last.fullLoad.phase, 'completed');
-    assert.ok(last.fullLoad.tables >= 15 && last.fullLoad.rows > 50_000, JSON.stringify(last.fullLoad));
-    assert.ok(last.fullLoad.postData.indexes > 0 && last.fullLoad.postData.sequences > 0);
-    // Assessed before, validated after: nothing blocks, every table with a key validates.
-    assert.equal(last.fullLoad.assessment.blocked, false);
-    assert.equal(last.fullLoad.validation.enabled, true);
-    assert.equal(last.fullLoad.validation.mismatches, 0);
-    assert.equal(
-      last.fullLoad.validation.validated,
-      last.fullLoad.validation.tables - 1,
-      'all but the key-less table',
-    );
-    for (const step of ['inspect', 'dump', 'restore', 'verify', 'plan', 'approval']) {
-      assert.equal(typeof last.timings[step], 'number', `timing of ${step}`);
+    // Every phase of the runbook, in order, each with its duration.
+    assert.deepEqual(Object.keys(last.phases), [
+      'catalog',
+      'assess',
+      'poc',
+      'provision',
+      'full-load',
+      'cdc',
+      'validate',
+      'awaiting-cutover',
+      'cutover',
+      'post-cutover',
+      'done',
+    ]);
+    for (const [p, s] of Object.entries(last.phases)) {
+      if (p !== 'done') assert.equal(typeof s, 'number', `duration of ${p}`);
     }
+    // The cutover: measured write freeze inside the SLA's 15 minutes, nothing mismatched.
+    assert.ok(last.cutover.writeFreezeMs > 0, JSON.stringify(last.cutover));
+    assert.equal(last.cutover.slaMaxDowntimeMs, 900_000);
+    assert.equal(last.cutover.withinSla, true);
+    assert.equal(last.validation.mismatches, 0);
+    assert.equal(last.validation.validated, last.validation.tables);
+    // The application wrote on both sides; no order lost on the way there or back.
+    assert.ok(last.writer.sourceCommits > 20 && last.writer.targetCommits > 5, JSON.stringify(last.writer));
+    assert.equal(last.writer.missingOnTarget, 0);
+    assert.equal(last.writer.missingOnSource, 0);
+    assert.equal(last.writer.errors, 0);
+    assert.deepEqual(
+      last.approvals.map((a: { gate: string; by: string }) => `${a.gate}:${a.by}`),
+      ['poc:demo-approver', 'cutover:demo-approver'],
+    );
+    // The report is written and holds the key figures.
+    const html = await fs.readFile(last.report, 'utf8');
+    assert.ok(html.includes(`"writeFreezeMs":${last.cutover.writeFreezeMs}`), 'write freeze in the report');
+    assert.ok(html.includes('Storefront team'), 'the owner in the report');
   });
 
   it('wrote a ferry.yaml with secret references and owner-only password files', async () => {
@@ -65,22 +85,24 @@ describe('ferry demo and ferry dev (CLI, fresh FERRY_HOME)', function () {
     }
   });
 
-  it('a second demo run on the running stack works too', async () => {
-    const { stdout } = await ferry('demo', '--json');
+  it('a second demo run on the running stack starts again from a fresh sample', async () => {
+    const { stdout, stderr } = await ferry('demo', '--json');
     const last = JSON.parse(stdout.trim().split('\n').at(-1)!);
-    assert.equal(last.ok, true);
-    // Already loaded: the rerun resumes, every segment done, the same rows reported.
-    assert.equal(last.fullLoad.phase, 'completed');
-    assert.ok(last.fullLoad.rows > 50_000);
+    assert.equal(last.ok, true, JSON.stringify(last));
+    assert.match(
+      stderr,
+      /the last demo migration ended \(COMPLETED\): reseeding the source, emptying the target/,
+    );
+    assert.equal(last.phase, 'done');
   });
 
   it('lists the workflows and shows the status of the last one', async () => {
     const list = JSON.parse((await ferry('list', '--json')).stdout.trim().split('\n').at(-1)!);
-    assert.ok(list.filter((w: { workflowId: string }) => w.workflowId === 'poc-shop-to-aurora').length >= 2);
-    assert.ok(list.some((w: { workflowId: string }) => w.workflowId === 'full-load-shop-to-aurora'));
-    const st = JSON.parse((await ferry('status', 'poc-shop-to-aurora', '--json')).stdout);
-    assert.equal(st.phase, 'approved');
-    assert.equal(st.execution, 'COMPLETED');
+    const ids = list.map((w: { workflowId: string }) => w.workflowId);
+    assert.ok(ids.filter((w: string) => w === 'migration-shop-to-aurora').length >= 2, ids.join(' '));
+    assert.ok(ids.includes('poc-shop-to-aurora') && ids.includes('cdc-shop-to-aurora'), ids.join(' '));
+    const st = JSON.parse((await ferry('status', 'migration-shop-to-aurora', '--json')).stdout);
+    assert.equal(st.phase, 'done');
     assert.equal(st.approvals[0].by, 'demo-approver');
   });
 
