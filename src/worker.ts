@@ -88,6 +88,14 @@ function workflowSource(
   return { workflowsPath: require.resolve('./workflows') };
 }
 
+/**
+ * Activities a worker runs at once when `--max-activities` is not given: the largest
+ * `provision.concurrency` (the "instance class") of the migrations in ferry.yaml, else 16.
+ */
+export function instanceClass(cfg: { migrations: { provision: { concurrency: number } }[] }): number {
+  return cfg.migrations.reduce((n, m) => Math.max(n, m.provision.concurrency), 0) || 16;
+}
+
 export async function createWorker(
   opts: WorkerRunOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
@@ -102,7 +110,7 @@ export async function createWorker(
     ...workflowSource(opts.workflowBundle),
     activities: createActivities({ configPath: opts.configPath, heartbeatMs: opts.heartbeatMs }),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
-    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 16,
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? instanceClass(cfg),
     ...WORKER_TUNING,
   });
   return { worker, connection };

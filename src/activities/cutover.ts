@@ -5,9 +5,11 @@ import { temporal } from '@temporalio/proto';
 import { getInventoryFor } from '../config';
 import {
   checkWindow,
+  describeHook,
   type FreezeState,
   freezeVerdict,
   freezeWrites,
+  runSwitchHook,
   syncSequencesAbove,
   undoFreeze,
   waitForZeroLag,
@@ -107,8 +109,9 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
         if (!freeze || !frozenAt) {
           const h = await freezeWrites(sourceConn, {
             databases: [sourceConn.database],
-            method: 'read-only',
-            terminate: true,
+            method: m.cutover.freeze,
+            ...(m.cutover.freezeHook && { hook: m.cutover.freezeHook }),
+            terminate: m.cutover.terminateSessions,
           });
           freeze = h.state;
           frozenAt = h.frozenAt;
@@ -156,7 +159,7 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
             `${v.mismatches} mismatched, ${v.pending} pending row(s) after the final re-check`,
           );
 
-          const seq = await syncSequencesAbove(sourceConn, targetConn, plan);
+          const seq = await syncSequencesAbove(sourceConn, targetConn, plan, m.cutover.sequenceMargin);
           view.sequences = seq.sequences.length;
           step('sequences', `${seq.sequences.length} sequence(s) set ${seq.margin} above the source's`);
 
@@ -171,13 +174,24 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
           view.reverse = { slotName: rev.slotName, publication: rev.publication, startLsn: rev.startLsn };
           step('reverse', `reverse replication slot ${rev.slotName} on the target from ${rev.startLsn}`);
 
-          // No switch hook configured: the application is pointed at the target by its operators now.
-          const switchedAt = new Date();
-          view.switchedAt = switchedAt.toISOString();
-          step(
-            'switch',
-            `point the application at ${targetConn.endpointId} (${targetConn.host}:${targetConn.port}/${targetConn.database})`,
-          );
+          // The application goes to the target: the operator's switch hook (DNS, pgbouncer, a deploy),
+          // or, without one, its operators do it now (the step says where to).
+          const where = `${targetConn.endpointId} (${targetConn.host}:${targetConn.port}/${targetConn.database})`;
+          let switchedAt: Date;
+          if (m.cutover.switchHook) {
+            const r = await runSwitchHook(m.cutover.switchHook, { migration: m.name, target: targetConn });
+            switchedAt = r.switchedAt;
+            view.switchOutput = r.stdout;
+            view.switchedAt = switchedAt.toISOString();
+            step(
+              'switch',
+              `${describeHook(m.cutover.switchHook)} pointed the application at ${where} in ${r.durationMs} ms`,
+            );
+          } else {
+            switchedAt = new Date();
+            view.switchedAt = switchedAt.toISOString();
+            step('switch', `point the application at ${where}`);
+          }
           Object.assign(view, freezeVerdict({ frozenAt }, switchedAt, sla.maxDowntime));
           return view;
         } catch (err) {

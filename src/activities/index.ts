@@ -45,6 +45,15 @@ export interface MigrationBrief {
   /** The inventory's SLA for the database: the cutover's downtime budget and window. */
   sla?: { maxDowntimeSeconds?: number; rpoSeconds?: number; businessHours?: string };
   poc: { scope: PocScope; sizeCapMb: number; compression: number; jobs: number };
+  /** ferry.yaml `cutover:` timings (seconds), the workflow's defaults. */
+  cutover?: {
+    readyLagSeconds: number;
+    gateTimeoutSeconds: number;
+    postCutoverSeconds: number;
+    freeze: string;
+  };
+  /** ferry.yaml `provision:`: the worker pool the migration needs. */
+  provision?: { concurrency: number; replicas: number };
 }
 
 export interface TableSummary {
@@ -84,7 +93,8 @@ export function createActivities(deps: ActivityDeps) {
           source: m.source,
           target: m.target,
           database,
-          approvers: m.approvers,
+          // The migration's approvers and the application's (inventory), each once.
+          approvers: [...new Set([...m.approvers, ...(inv?.approvers ?? [])])],
           ...(owner && { owner }),
           ...(sla && { sla }),
           poc: {
@@ -93,6 +103,13 @@ export function createActivities(deps: ActivityDeps) {
             compression: m.poc.compression,
             jobs: m.poc.jobs,
           },
+          cutover: {
+            readyLagSeconds: m.cutover.readyLag,
+            gateTimeoutSeconds: m.cutover.gateTimeout,
+            postCutoverSeconds: m.cutover.postCutoverWatch,
+            freeze: m.cutover.freeze,
+          },
+          provision: { ...m.provision },
         };
       });
     },

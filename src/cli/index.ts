@@ -164,7 +164,7 @@ export function buildProgram(): Command {
     .option('--task-queue <name>', 'overrides temporal.taskQueue')
     .option(
       '--max-activities <n>',
-      'activities this worker runs at once (the "instance class"; default 16)',
+      'activities this worker runs at once (the "instance class"; default: the largest provision.concurrency in ferry.yaml, 16)',
       positiveInt('--max-activities'),
     )
     .option(

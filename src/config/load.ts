@@ -14,6 +14,8 @@ import {
   type FerryConfig,
   type FerryFile,
   type InventoryEntry,
+  type CutoverOptions,
+  type HookOptions,
   type MigrationConfig,
   type NotifierConfig,
   type Owner,
@@ -378,6 +380,21 @@ function crossReferenceProblems(file: Record<string, unknown>, configDir: string
       if (problem) problems.push({ path: ['migrations', i, key], text: problem });
     }
     problems.push(...journalProblems(m.cdc, ['migrations', i, 'cdc', 'journal']));
+    const c = m.cutover;
+    if (isRecord(c)) {
+      if (c.freeze === 'hook' && c.freezeHook === undefined) {
+        problems.push({
+          path: ['migrations', i, 'cutover', 'freezeHook'],
+          text: "freeze: hook needs a freezeHook; add freezeHook: { command: /path/to/script, args: [...] }, the command that stops the application's writes",
+        });
+      }
+      if (c.freezeHook !== undefined && c.freeze !== 'hook') {
+        problems.push({
+          path: ['migrations', i, 'cutover', 'freeze'],
+          text: 'a freezeHook is set but freeze is not "hook": set freeze: hook, or remove the freezeHook',
+        });
+      }
+    }
   });
 
   arrayAt(file.notifications).forEach((n, i) => problems.push(...notifierProblems(n, ['notifications', i])));
@@ -499,6 +516,7 @@ function normalize(data: FerryFile, configPath: string): FerryConfig {
       endpoint: entry.endpoint,
       application: entry.application,
       owners: entry.owners.map(owner),
+      approvers: [...(entry.approvers ?? [])],
       sla,
       tags: { ...entry.tags },
     };
@@ -518,6 +536,8 @@ function normalize(data: FerryFile, configPath: string): FerryConfig {
       poc: { ...m.poc, schemas: [...m.poc.schemas], tables: [...m.poc.tables] },
       cdc: cdcOptions(m.cdc),
       fallback: { contacts: m.fallback.contacts.map(owner) },
+      cutover: cutoverOptions(m.cutover),
+      provision: { ...m.provision },
     };
   });
 
@@ -562,6 +582,28 @@ function cdcOptions(c: FerryFile['migrations'][number]['cdc']): MigrationConfig[
         tables: [...journal.tables],
       },
     }),
+  };
+}
+
+function hookOptions(h: NonNullable<FerryFile['migrations'][number]['cutover']['switchHook']>): HookOptions {
+  return {
+    command: h.command,
+    args: [...h.args],
+    ...(h.env && { env: { ...h.env } }),
+    ...(h.timeout !== undefined && { timeoutMs: parseDuration(h.timeout) * 1000 }),
+  };
+}
+
+function cutoverOptions(c: FerryFile['migrations'][number]['cutover']): CutoverOptions {
+  return {
+    freeze: c.freeze,
+    ...(c.freezeHook && { freezeHook: hookOptions(c.freezeHook) }),
+    terminateSessions: c.terminateSessions,
+    ...(c.switchHook && { switchHook: hookOptions(c.switchHook) }),
+    sequenceMargin: c.sequenceMargin,
+    readyLag: parseDuration(c.readyLag),
+    gateTimeout: parseDuration(c.gateTimeout),
+    postCutoverWatch: parseDuration(c.postCutoverWatch),
   };
 }
 

@@ -13,6 +13,8 @@ export const ENGINES = ['native', 'aws-dms'] as const;
 export type Engine = (typeof ENGINES)[number];
 export const MIGRATION_TYPES = ['full-load', 'full-load-and-cdc', 'cdc'] as const;
 export type MigrationType = (typeof MIGRATION_TYPES)[number];
+export const FREEZE_METHODS = ['read-only', 'revoke', 'hook'] as const;
+export type FreezeMethodName = (typeof FREEZE_METHODS)[number];
 export const NOTIFIER_TYPES = ['console', 'webhook'] as const;
 export type NotifierType = (typeof NOTIFIER_TYPES)[number];
 
@@ -80,6 +82,10 @@ const InventoryEntrySchema = z.strictObject({
   application: text('application that uses the database'),
   owners: z.array(OwnerSchema).min(1).describe('people to ask and notify: at least one, with name and email'),
   sla: SlaSchema.optional().describe('service levels the cutover must respect'),
+  approvers: z
+    .array(text('email or user name'))
+    .optional()
+    .describe("the application's approvers: they may decide the gates of every migration of this database"),
   tags: z.record(z.string(), z.string()).optional().describe('free-form string labels, e.g. tier: gold'),
 });
 
@@ -153,6 +159,69 @@ const CdcSchema = z
   .prefault({})
   .describe('change data capture options (migrationType full-load-and-cdc or cdc)');
 
+const HookSchema = z.strictObject({
+  command: text('program to run, without a shell, e.g. /usr/local/bin/repoint-pgbouncer'),
+  args: z.array(z.string()).default([]).describe('its arguments'),
+  env: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe("extra environment variables (the worker's own environment is not passed on)"),
+  timeout: duration('how long it may run, e.g. 60s; default 60s').optional(),
+});
+
+const CutoverSchema = z
+  .strictObject({
+    freeze: z
+      .enum(FREEZE_METHODS)
+      .default('read-only')
+      .describe(
+        'how writes on the source stop: read-only (default_transaction_read_only per database), revoke ' +
+          '(INSERT/UPDATE/DELETE/TRUNCATE revoked, restored on fallback) or hook (freezeHook runs)',
+      ),
+    freezeHook: HookSchema.optional().describe(
+      'freeze: hook only: the command that stops the application writing (FERRY_ACTION=freeze or unfreeze)',
+    ),
+    terminateSessions: z
+      .boolean()
+      .default(true)
+      .describe("end the application's open sessions on the source at the freeze (Ferry's own are kept)"),
+    switchHook: HookSchema.optional().describe(
+      'points the application at the target (DNS, pgbouncer, a deploy) with FERRY_TARGET_HOST, ' +
+        'FERRY_TARGET_PORT, FERRY_TARGET_DATABASE, FERRY_TARGET_USER; without it the operators switch',
+    ),
+    sequenceMargin: z
+      .int()
+      .min(0)
+      .max(1_000_000_000)
+      .default(1000)
+      .describe("how far above the source's value each target sequence is set, 0..1e9"),
+    readyLag: duration('CDC lag under which the cutover gate opens, e.g. 5s').default('5s'),
+    gateTimeout: duration('how long the cutover gate waits for an approver, e.g. 7d').default('7d'),
+    postCutoverWatch: duration(
+      'how long reverse replication keeps the source current after the cutover (the fallback window), e.g. 1h',
+    ).default('60s'),
+  })
+  .prefault({})
+  .describe('the cutover: how writes freeze, how the application switches, when the gate opens');
+
+const ProvisionSchema = z
+  .strictObject({
+    concurrency: z
+      .int()
+      .min(1)
+      .max(256)
+      .default(16)
+      .describe('activities each worker runs at once (the "instance class"): `ferry worker` default, 1..256'),
+    replicas: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe('workers that must poll the task queue before data moves; 2 or more is "Multi-AZ", 1..64'),
+  })
+  .prefault({})
+  .describe("the native engine's replication instance: the worker pool on the task queue");
+
 const MigrationSchema = z.strictObject({
   name: name('migration name, used by `ferry start <name>`'),
   source: text('id of an endpoint with role source'),
@@ -169,6 +238,8 @@ const MigrationSchema = z.strictObject({
   poc: PocSchema,
   cdc: CdcSchema,
   fallback: FallbackSchema,
+  cutover: CutoverSchema,
+  provision: ProvisionSchema,
 });
 
 // One flat object per notifier rather than a discriminated union: the loader then names a misspelt
@@ -280,6 +351,8 @@ export interface InventoryEntry {
   endpoint: string;
   application: string;
   owners: Owner[];
+  /** The application's approvers (empty when not listed). */
+  approvers: string[];
   /** Always present; its fields are set only when ferry.yaml sets them. */
   sla: Sla;
   tags: Record<string, string>;
@@ -317,6 +390,34 @@ export interface MigrationConfig {
   poc: PocOptions;
   cdc: CdcOptions;
   fallback: FallbackOptions;
+  cutover: CutoverOptions;
+  provision: ProvisionOptions;
+}
+
+export interface HookOptions {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface CutoverOptions {
+  freeze: FreezeMethodName;
+  freezeHook?: HookOptions;
+  terminateSessions: boolean;
+  switchHook?: HookOptions;
+  sequenceMargin: number;
+  /** Seconds. */
+  readyLag: number;
+  /** Seconds. */
+  gateTimeout: number;
+  /** Seconds. */
+  postCutoverWatch: number;
+}
+
+export interface ProvisionOptions {
+  concurrency: number;
+  replicas: number;
 }
 
 export interface CdcOptions {

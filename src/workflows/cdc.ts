@@ -217,6 +217,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     heartbeatTimeout: hb,
     retry: retryPolicy(10),
   });
+  let validationError: string | undefined;
   /** Validation while streaming: a full pass, then re-checks of pending keys, a full pass now and then. */
   const validateWhileStreaming = async () => {
     const every = Math.max(10, input.validationIntervalSeconds ?? 300);
@@ -261,6 +262,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
           tables: v.tables.length,
         },
       }),
+      ...(validationError && { validationError }),
       ...(status.error && { error: status.error }),
     };
   };
@@ -339,7 +341,9 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     await quick.ensureCdcControl({ migration: input.migration });
 
     validating = validationScope.run(validateWhileStreaming).catch((err) => {
-      if (!isCancellation(err)) status.findings.push(`warning: validation stopped: ${errorMessage(err)}`);
+      if (isCancellation(err)) return;
+      validationError = errorMessage(err);
+      status.findings.push(`warning: validation stopped: ${validationError}`);
     });
     const windowSeconds = Math.max(60, (input.windowMinutes ?? 60) * 60);
     const progressSeconds = Math.max(1, input.progressSeconds ?? 10);

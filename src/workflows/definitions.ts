@@ -381,6 +381,8 @@ export interface CdcSummary {
     validated: number;
     tables: number;
   };
+  /** Validation while streaming failed for good: no pass will come. */
+  validationError?: string;
   error?: string;
 }
 

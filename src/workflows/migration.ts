@@ -59,8 +59,9 @@ export function migrationWorkflowId(migration: string): string {
 export function readyForCutover(c: CdcSummary | undefined, readyLagSeconds: number): boolean {
   if (!c || c.phase !== 'streaming' || !c.lag) return false;
   if (c.lag.lagSeconds > readyLagSeconds) return false;
+  // Validation reports once its first pass ends (or that it is not enabled): wait for it.
   const v = c.validation;
-  return !v || !v.enabled || (v.passes > 0 && v.tables > 0);
+  return !!v && (!v.enabled || (v.passes > 0 && v.tables > 0));
 }
 
 export async function migration(input: MigrationInput): Promise<MigrationStatus> {
@@ -90,10 +91,17 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
   };
   setHandler(migrationStatusQuery, () => status);
   setHandler(cdcSummarySignal, (s) => {
+    if (s.validationError && s.validationError !== status.cdc?.validationError) {
+      status.findings.push(
+        `error: validation stopped (${s.validationError}); the cutover gate opens only after a validation pass: ` +
+          'fix the cause, then run `ferry validate` or restart the migration',
+      );
+    }
     status.cdc = s;
     recordLag((status.lagHistory ??= []), s.lag);
   });
   const rb = new Runbook(input, status);
+  const opts = { readyLag: 5, gateTimeoutMs: 7 * 86400_000, postCutoverSeconds: 60, minWorkers: 1 };
   let cdc: ChildWorkflowHandle<typeof cdcMigration> | undefined;
   const step = (name: string, detail?: string) =>
     status.fallback?.steps.push({ name, at: now().toISOString(), ...(detail && { detail }) });
@@ -166,6 +174,13 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       status.database = brief.database;
       if (brief.owner) status.owner = brief.owner;
       if (brief.sla) status.sla = brief.sla;
+      // What the start command says wins over ferry.yaml's cutover: and provision: sections.
+      opts.readyLag = input.readyLagSeconds ?? brief.cutover?.readyLagSeconds ?? opts.readyLag;
+      opts.gateTimeoutMs = input.cutoverGateTimeout
+        ? parseTimeout(input.cutoverGateTimeout)
+        : (brief.cutover?.gateTimeoutSeconds ?? 7 * 86400) * 1000;
+      opts.postCutoverSeconds = input.postCutoverSeconds ?? brief.cutover?.postCutoverSeconds ?? 60;
+      opts.minWorkers = input.minWorkers ?? brief.provision?.replicas ?? 1;
 
       await assessmentGate(input, status, rb, () => setPhase('assess'));
 
@@ -197,7 +212,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       setPhase('provision');
       const workers = await quick.checkWorkers({
         taskQueue: info.taskQueue,
-        minWorkers: input.minWorkers ?? 1,
+        minWorkers: opts.minWorkers,
       });
       status.findings.push(`info: ${workers.detail}`);
 
@@ -214,7 +229,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
             skipAssessment: true,
             requestedBy: input.requestedBy,
             parentWorkflowId: info.workflowId,
-            parentReadyLagSeconds: input.readyLagSeconds ?? 5,
+            parentReadyLagSeconds: opts.readyLag,
             ...input.cdc,
           },
         ],
@@ -229,7 +244,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       await Promise.race([condition(() => status.cdc?.phase === 'streaming'), cdcEnded]);
       // cdc: streaming until caught up; validate: until a validation pass has covered every table.
       setPhase('cdc');
-      const readyLag = input.readyLagSeconds ?? 5;
+      const readyLag = opts.readyLag;
       await Promise.race([
         condition(() => !!status.cdc?.lag && status.cdc.lag.lagSeconds <= readyLag),
         cdcEnded,
@@ -243,7 +258,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       }
 
       // Gate `cutover`: an approver of the application decides when.
-      const timeoutMs = parseTimeout(input.cutoverGateTimeout ?? '7 days');
+      const timeoutMs = opts.gateTimeoutMs;
       rb.gates.open('cutover', now(), new Date(now().getTime() + timeoutMs));
       setPhase('awaiting-cutover');
       tell(
@@ -280,7 +295,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
         rb.audit.record('gate-timeout', 'ferry', 'approval gate timed out', { gate: 'cutover' });
         await stopChildDroppingSlot(`cutover not approved`);
         throw ApplicationFailure.nonRetryable(
-          `nobody approved the cutover within ${input.cutoverGateTimeout ?? '7 days'}`,
+          `nobody approved the cutover within ${Math.round(timeoutMs / 1000)} s (cutover.gateTimeout)`,
           'CUTOVER_NOT_APPROVED',
         );
       }
@@ -318,7 +333,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
     const reverse = watch.run(() => stream.streamReverse({ migration: input.migration, planId }));
     reverse.catch(() => undefined);
     await Promise.race([
-      condition(() => !!fallbackRequest, (input.postCutoverSeconds ?? 60) * 1000),
+      condition(() => !!fallbackRequest, opts.postCutoverSeconds * 1000),
       reverse.then(() => undefined),
     ]);
     watch.cancel();

@@ -20,6 +20,21 @@ interface Case {
 }
 
 const CASES: Record<string, Case> = {
+  'cutover-hook-missing.yaml': {
+    expect: [
+      'migrations[0].cutover.sequenceMargin: got -5; use at least 0',
+      'migrations[0].cutover.freezeHook: freeze: hook needs a freezeHook',
+    ],
+    lines: 2,
+  },
+  'cutover-bad-freeze.yaml': {
+    expect: [
+      'migrations[0].cutover.freeze: got "readonly"; use one of: read-only, revoke, hook',
+      'migrations[0].cutover.postCutoverWatch: got "forever"; use a whole number followed by ms, s, m, h or d',
+      'migrations[0].provision.replicas: got 0; use at least 1',
+    ],
+    lines: 3,
+  },
   'empty.yaml': { expect: ['the file is empty; add at least an endpoints: list'] },
   'not-a-mapping.yaml': { expect: ['got a list at the top level; write a mapping'] },
   'yaml-syntax.yaml': {

@@ -58,6 +58,11 @@ export async function testMigration(opts: {
   migrationType?: 'full-load' | 'full-load-and-cdc' | 'cdc';
   /** The migration's `cdc` section of ferry.yaml. */
   cdc?: Record<string, unknown>;
+  /** The migration's `cutover` and `provision` sections of ferry.yaml. */
+  cutover?: Record<string, unknown>;
+  provision?: Record<string, unknown>;
+  /** The inventory entry's (the application's) approvers. */
+  applicationApprovers?: string[];
 }): Promise<TestMigration> {
   const source = await testServer(13);
   const target = await testServer(15);
@@ -104,6 +109,7 @@ export async function testMigration(opts: {
         application: 'storefront',
         owners: [{ name: 'Owner', email: 'owner@example.com' }],
         sla: { maxDowntime: '15m', rpo: '0s' },
+        ...(opts.applicationApprovers && { approvers: opts.applicationApprovers }),
       },
     ],
     migrations: [
@@ -114,6 +120,8 @@ export async function testMigration(opts: {
         approvers: opts.approvers ?? ['alice'],
         migrationType: opts.migrationType ?? 'full-load',
         ...(opts.cdc ? { cdc: opts.cdc } : {}),
+        ...(opts.cutover && { cutover: opts.cutover }),
+        ...(opts.provision && { provision: opts.provision }),
         ...(opts.tableMappings ? { tableMappings: 'mappings.json' } : {}),
         ...(opts.taskSettings ? { taskSettings: 'settings.json' } : {}),
         poc: { compression: 1, jobs: 2, ...opts.poc },

@@ -58,6 +58,16 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
         ValidationSettings: { EnableValidation: true, PartitionSize: 2000 },
       },
       cdc: { progressSeconds: 1 },
+      // The application's approver (inventory) decides the cutover; the switch hook repoints it.
+      applicationApprovers: ['carol'],
+      cutover: {
+        switchHook: {
+          command: 'sh',
+          args: ['-c', 'echo "switched to $FERRY_TARGET_HOST:$FERRY_TARGET_PORT/$FERRY_TARGET_DATABASE"'],
+        },
+        sequenceMargin: 2000,
+        postCutoverWatch: '1s',
+      },
     });
     const env = await temporalEnv();
     const taskQueue = `mig-${m.name}`;
@@ -78,7 +88,6 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
       await client.startMigration({
         migration: mig.name,
         requestedBy: 'ops-bob',
-        postCutoverSeconds: 1,
         cdc: { progressSeconds: 1, validationIntervalSeconds: 10 },
       });
       // Approve each gate as it opens, as the application's approver would.
@@ -97,7 +106,7 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
           }
           await client.decide(p.workflowId, 'approve', {
             gate: p.gate,
-            by: 'alice',
+            by: p.gate === 'cutover' ? 'carol' : 'alice',
             reason: `${p.gate} checked`,
           });
           decided.add(key);
@@ -149,6 +158,11 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
       c.steps.map((s) => s.name),
       ['window', 'freeze', 'drained', 'validated', 'sequences', 'reverse', 'switch'],
     );
+    // ferry.yaml's cutover section: the switch hook ran with the target's address, the margin applied.
+    assert.equal(c.switchOutput, `switched to 127.0.0.1:${mig.target.port}/${mig.targetDb}`);
+    assert.match(c.steps.at(-1)!.detail!, /^sh -c .* pointed the application at aurora/);
+    assert.match(c.steps.find((x) => x.name === 'sequences')!.detail!, /set 2000 above the source's/);
+    assert.ok(final.phases['post-cutover']!.seconds! < 30, 'postCutoverWatch 1s from ferry.yaml');
     console.log(
       `      phases: ${order.map((p) => `${p} ${(final.phases[p as keyof MigrationStatus['phases']]?.seconds ?? 0).toFixed(1)} s`).join(', ')}; write freeze ${c.writeFreezeMs} ms`,
     );
@@ -176,7 +190,7 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
       audit.filter((a) => a.action === 'approve').map((a) => [a.by, a.detail?.gate]),
       [
         ['alice', 'poc'],
-        ['alice', 'cutover'],
+        ['carol', 'cutover'],
       ],
     );
   });
