@@ -6,6 +6,7 @@ import { getInventoryFor } from '../config';
 import {
   checkWindow,
   describeHook,
+  nextCutoverWindow,
   type FreezeState,
   freezeVerdict,
   freezeWrites,
@@ -62,6 +63,21 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
           workers: identities.length,
           detail: `${identities.length} worker(s) poll task queue ${input.taskQueue}: ${identities.join(', ')}`,
         };
+      });
+    },
+
+    /** May the cutover start now (the SLA's business hours and downtime budget)? If not, from when. */
+    async cutoverWindow(input: {
+      migration: string;
+    }): Promise<{ ok: boolean; reason: string; nextAt?: string }> {
+      return wrap(async () => {
+        const { cfg, m, source } = await migrationEndpoints(deps.configPath, input.migration);
+        const sla = getInventoryFor(cfg, m.source, sourceDatabase(m, source))?.sla ?? {};
+        const now = new Date();
+        const w = checkWindow(sla, now);
+        if (w.ok) return { ok: true, reason: w.reason };
+        const next = nextCutoverWindow(sla, now);
+        return { ok: false, reason: w.reason, ...(next && { nextAt: next.toISOString() }) };
       });
     },
 

@@ -248,6 +248,9 @@ export function renderMigration(st: MigrationStatus): string {
           : ''),
     );
   }
+  if (st.cutoverWaitsUntil) {
+    lines.push(`  cutover: approved, waits for the SLA's window until ${st.cutoverWaitsUntil}`);
+  }
   const cut = st.cutover;
   if (cut) {
     lines.push(

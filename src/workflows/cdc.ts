@@ -120,7 +120,8 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     }
   };
   let start: CdcStart | undefined = input.start ?? status.start;
-  let adopted = new Set<string>();
+  // Carried in the status, so tables adopted before a continue-as-new stay adopted (and counted) after it.
+  let adopted = new Set<string>(status.adopted ?? []);
   /** The plan grew (new source tables): later windows and continue-as-new use the new one. */
   const adopt = (r: { start: CdcStart; added: string[]; findings: string[] }) => {
     start = r.start;
@@ -128,6 +129,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     const fresh = r.added.filter((t) => !adopted.has(t));
     if (!fresh.length) return;
     adopted = new Set([...adopted, ...fresh]);
+    status.adopted = [...adopted];
     status.findings.push(
       `info: new table(s) matching the selection adopted (published, created, loaded, streamed): ${fresh.join(', ')}`,
       ...r.findings,
@@ -136,7 +138,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
   setHandler(cdcPlanSignal, adopt);
   setHandler(cdcStatusQuery, () => status);
   setHandler(assessmentQuery, () => status.assessment);
-  setHandler(tableStatisticsQuery, () => cdcTableStatistics(status, [...adopted]));
+  setHandler(tableStatisticsQuery, () => cdcTableStatistics(status));
   let bucket = '';
   const progress = (p: { lag: CdcStatus['lag'] & object; tables: CdcStatus['tables'] }) => {
     const changed = status.tableUpdatedAt ?? {};

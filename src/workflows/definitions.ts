@@ -422,6 +422,8 @@ export interface CdcStatus {
   start?: CdcStart;
   lag?: CdcLag;
   tables: Record<string, CdcTableStats>;
+  /** Source tables created after the plan and adopted while streaming (kept across continue-as-new). */
+  adopted?: string[];
   /** Streaming activity windows finished, and attempts that failed and were retried. */
   windows: number;
   runs: number;
@@ -527,6 +529,8 @@ export interface MigrationStatus {
   lagHistory?: LagSample[];
   pendingGate?: PendingGate;
   approvals: ApprovalRecord[];
+  /** Approved, but the SLA's business hours hold the cutover until then (ISO). */
+  cutoverWaitsUntil?: string;
   cutover?: CutoverView;
   fallback?: {
     by: string;

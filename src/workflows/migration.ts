@@ -13,6 +13,7 @@ import {
   getExternalWorkflowHandle,
   proxyActivities,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -308,6 +309,30 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
           'CUTOVER_NOT_APPROVED',
         );
       }
+
+      // Approved; the cutover itself starts only inside the SLA's window (a durable timer until then).
+      for (;;) {
+        const w = await quick.cutoverWindow({ migration: input.migration });
+        if (w.ok) break;
+        if (!w.nextAt) {
+          await stopChildDroppingSlot('no cutover window');
+          throw ApplicationFailure.nonRetryable(
+            `the cutover was approved but may not start: ${w.reason}; and no start in the next 8 days keeps ` +
+              'the downtime budget outside the business hours: fix sla.businessHours or sla.maxDowntime',
+            'CUTOVER_WINDOW',
+          );
+        }
+        status.cutoverWaitsUntil = w.nextAt;
+        status.findings.push(`info: cutover approved, waiting until ${w.nextAt}: ${w.reason}`);
+        tell(
+          'phase',
+          `${input.migration}: the cutover starts at ${w.nextAt}`,
+          `The cutover of ${status.database} was approved by ${d.by}; ${w.reason}. It starts at ${w.nextAt}, ` +
+            'outside the business hours; CDC keeps the target in step until then.',
+        );
+        await sleep(Math.max(1000, Date.parse(w.nextAt) - Date.now()));
+      }
+      delete status.cutoverWaitsUntil;
 
       setPhase('cutover');
       const c = await long.cutover({

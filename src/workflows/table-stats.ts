@@ -62,14 +62,13 @@ export function tableStatistics(opts: {
 
 /** The table statistics of a CDC workflow's status (full-load rows, CDC counters, validation). */
 export function cdcTableStatistics(
-  st: Pick<CdcStatus, 'fullLoadRows' | 'tables' | 'validation' | 'tableUpdatedAt'>,
-  adopted?: string[],
+  st: Pick<CdcStatus, 'fullLoadRows' | 'tables' | 'validation' | 'tableUpdatedAt' | 'adopted'>,
 ): TableStatistics[] {
   return tableStatistics({
     fullLoadRows: st.fullLoadRows,
     cdc: st.tables,
     validation: st.validation,
     updatedAt: st.tableUpdatedAt,
-    ...(adopted && { adopted }),
+    ...(st.adopted && { adopted: st.adopted }),
   });
 }

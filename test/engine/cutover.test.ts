@@ -16,6 +16,7 @@ import { compareLsn, tableKeyOf } from '../../src/engine/cdc/types';
 import { type PgConnInfo, connectPg, withDatabase } from '../../src/engine/connection';
 import {
   checkWindow,
+  nextCutoverWindow,
   freezeVerdict,
   freezeWrites,
   measureFreeze,
@@ -67,6 +68,31 @@ describe('engine/cutover: window', () => {
     assert.equal(bad.ok, false);
     assert.match(bad.reason, /cannot be read/);
     assert.match(String(parseBusinessHours('Mon-Fri 08:00-18:00 Mars/Olympus')), /unknown time zone/);
+  });
+
+  it('finds the next instant a cutover may start, or none when no window is long enough', () => {
+    // Monday 10:00 Berlin: the window opens at 18:00 Berlin (17:00 UTC).
+    assert.equal(
+      nextCutoverWindow(sla, new Date('2026-11-30T09:00:00Z'))?.toISOString(),
+      '2026-11-30T17:00:00.000Z',
+    );
+    // Already open: now.
+    assert.equal(
+      nextCutoverWindow(sla, new Date('2026-11-28T11:00:00Z'))?.toISOString(),
+      '2026-11-28T11:00:00.000Z',
+    );
+    // A 15-hour downtime budget never fits between 18:00 and 08:00 on weekdays: the weekend.
+    const long = { ...sla, maxDowntime: 15 * 3600 };
+    const next = nextCutoverWindow(long, new Date('2026-11-30T09:00:00Z'));
+    assert.equal(next?.toISOString(), '2026-12-04T17:00:00.000Z', 'Friday 18:00 Berlin');
+    assert.equal(checkWindow(long, next!).ok, true, 'checkWindow agrees');
+    assert.equal(checkWindow(long, new Date(next!.getTime() - 60_000)).ok, false, 'and not a minute earlier');
+    // Around the clock, every day: never.
+    assert.equal(
+      nextCutoverWindow({ businessHours: 'daily 00:00-24:00 UTC' }, new Date('2026-11-30T09:00:00Z')),
+      undefined,
+    );
+    assert.equal(nextCutoverWindow({ businessHours: 'office hours' }, new Date()), undefined);
   });
 
   it('measures the write freeze against the SLA', () => {

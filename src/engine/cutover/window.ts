@@ -105,15 +105,26 @@ export function parseBusinessHours(text: string): BusinessHours | string {
   return { timeZone, intervals };
 }
 
+const formatters = new Map<string, Intl.DateTimeFormat>();
+/** Building a formatter costs far more than using one: one per time zone. */
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
 /** Minutes since Monday 00:00 of `at` in `timeZone`. */
 export function minuteOfWeek(at: Date, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    weekday: 'short',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(at);
+  const parts = formatter(timeZone).formatToParts(at);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   return dayIndex(get('weekday'))! * 1440 + Number(get('hour')) * 60 + Number(get('minute'));
 }
@@ -170,4 +181,35 @@ export function checkWindow(sla: Sla, now: Date, opts: { downtimeMs?: number } =
       (downtimeMs ? ` and so is the ${Math.round(downtimeMs / 1000)} s downtime budget after it` : ''),
     ...base,
   };
+}
+
+/**
+ * The first instant from `now` (within `horizonDays`, default 8) at which checkWindow allows a cutover,
+ * in whole `stepMinutes` (default 5) after `now`; undefined when the SLA's business hours cannot be read
+ * or leave no window long enough for the downtime budget.
+ */
+export function nextCutoverWindow(
+  sla: Sla,
+  now: Date,
+  opts: { downtimeMs?: number; stepMinutes?: number; horizonDays?: number } = {},
+): Date | undefined {
+  if (!sla.businessHours) return now;
+  const hours = parseBusinessHours(sla.businessHours);
+  if (typeof hours === 'string') return undefined;
+  const downtimeMs = opts.downtimeMs ?? (sla.maxDowntime !== undefined ? sla.maxDowntime * 1000 : 0);
+  const budget = Math.min(Math.ceil(downtimeMs / 60_000), MAX_BUDGET_MINUTES);
+  const step = opts.stepMinutes ?? 5;
+  const horizon = (opts.horizonDays ?? 8) * 1440;
+  // Busy or not, minute by minute over the horizon plus one budget; then, walking backwards, how many
+  // free minutes follow each one. A start fits when the budget's minutes after it are all free.
+  const n = horizon + budget + 1;
+  const freeRun = new Array<number>(n + 1).fill(0);
+  for (let i = n - 1; i >= 0; i--) {
+    const busy = inBusinessHours(hours, new Date(now.getTime() + i * 60_000));
+    freeRun[i] = busy ? 0 : freeRun[i + 1] + 1;
+  }
+  for (let i = 0; i <= horizon; i += step) {
+    if (freeRun[i] >= budget + 1) return new Date(now.getTime() + i * 60_000);
+  }
+  return undefined;
 }
