@@ -1,8 +1,13 @@
 // Activities of the cutover and the provision check: thin wrappers of engine/cutover and the
 // Temporal task queue's pollers.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { temporal } from '@temporalio/proto';
-import { getInventoryFor } from '../config';
+import { getInventoryFor, type MigrationConfig } from '../config';
+import type { PgConnInfo } from '../engine/connection';
+import { dumpDatabase } from '../engine/poc/dump';
+import { writeCounters } from '../engine/poc/verify';
 import {
   checkWindow,
   describeHook,
@@ -36,6 +41,41 @@ interface CutoverProgress {
   freeze?: FreezeState;
 }
 
+/** A dump of the frozen source (full load only): what a fallback restores from if the source moved. */
+export interface RestorePoint {
+  file: string;
+  bytes: number;
+  /** JSON of each table's write counters at the freeze (writeCounters). */
+  writesFile: string;
+}
+
+/**
+ * The application goes to the target: the operator's switch hook (DNS, pgbouncer, a deploy), or,
+ * without one, its operators do it now (the step says where to). Returns when it switched.
+ */
+async function switchApplication(
+  m: MigrationConfig,
+  targetConn: PgConnInfo,
+  view: CutoverView,
+  step: (name: string, detail?: string) => void,
+): Promise<Date> {
+  const where = `${targetConn.endpointId} (${targetConn.host}:${targetConn.port}/${targetConn.database})`;
+  if (m.cutover.switchHook) {
+    const r = await runSwitchHook(m.cutover.switchHook, { migration: m.name, target: targetConn });
+    view.switchOutput = r.stdout;
+    view.switchedAt = r.switchedAt.toISOString();
+    step(
+      'switch',
+      `${describeHook(m.cutover.switchHook)} pointed the application at ${where} in ${r.durationMs} ms`,
+    );
+    return r.switchedAt;
+  }
+  const switchedAt = new Date();
+  view.switchedAt = switchedAt.toISOString();
+  step('switch', `point the application at ${where}`);
+  return switchedAt;
+}
+
 export function createCutoverActivities(deps: CutoverActivityDeps) {
   return {
     /** The replication instance: enough workers poll the task queue before data moves. */
@@ -63,6 +103,120 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
           workers: identities.length,
           detail: `${identities.length} worker(s) poll task queue ${input.taskQueue}: ${identities.join(', ')}`,
         };
+      });
+    },
+
+    /**
+     * Full load only, first half of the cutover: writes stop on the source, then a pg_dump of it is the
+     * restore point (with each table's write counters, to tell later whether the source moved since).
+     * A retried attempt keeps the freeze it already made (heartbeat details). Fails → freeze undone.
+     */
+    async freezeForLoad(input: { migration: string; runId: string }): Promise<{
+      view: CutoverView;
+      restorePoint: RestorePoint;
+    }> {
+      return wrap(async () => {
+        const ctx = Context.current();
+        const prev = ctx.info.heartbeatDetails as CutoverProgress | undefined;
+        const { cfg, m, source, sourceConn } = await migrationEndpoints(deps.configPath, input.migration);
+        const sla = getInventoryFor(cfg, m.source, sourceDatabase(m, source))?.sla ?? {};
+        const view: CutoverView = { steps: [] };
+        let freeze: FreezeState | undefined = prev?.freeze;
+        let frozenAt = prev?.frozenAt;
+        const step = (name: string, detail?: string) => {
+          view.steps.push({ name, at: new Date().toISOString(), ...(detail && { detail }) });
+          ctx.heartbeat({ step: name, frozenAt, freeze } satisfies CutoverProgress);
+        };
+        const window = checkWindow(sla, new Date());
+        view.window = { ok: window.ok, reason: window.reason };
+        if (!window.ok && !freeze)
+          throw new FerryError(ErrorType.CONFIG_INVALID, `cutover refused: ${window.reason}`);
+        step('window', window.reason);
+        if (!freeze || !frozenAt) {
+          const h = await freezeWrites(sourceConn, {
+            databases: [sourceConn.database],
+            method: m.cutover.freeze,
+            ...(m.cutover.freezeHook && { hook: m.cutover.freezeHook }),
+            terminate: m.cutover.terminateSessions,
+          });
+          freeze = h.state;
+          frozenAt = h.frozenAt.toISOString();
+          view.method = h.method;
+          step('freeze', h.description + (h.warnings.length ? `; ${h.warnings.join('; ')}` : ''));
+        } else {
+          view.method = freeze.method;
+          step('freeze', 'kept from the previous attempt');
+        }
+        view.freezeState = freeze;
+        view.frozenAt = frozenAt;
+        try {
+          const dir = path.join(cfg.workDir, m.name);
+          await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+          const base = path.join(dir, `pre-cutover-${input.runId}`);
+          let bytes = 0;
+          const hb = setInterval(
+            () => ctx.heartbeat({ step: 'dump', frozenAt, freeze, bytes }),
+            deps.heartbeatMs ?? 5000,
+          );
+          const d = await dumpDatabase({
+            conn: sourceConn,
+            scope: { schemas: [], tables: [] },
+            compression: m.poc.compression,
+            outFile: `${base}.dump`,
+            signal: ctx.cancellationSignal,
+            onProgress: (p) => (bytes = p.bytes),
+          }).finally(() => clearInterval(hb));
+          // Read after the dump: the statistics of the last writes before the freeze have arrived by now.
+          const writes = await writeCounters(sourceConn);
+          await fs.writeFile(`${base}.writes.json`, JSON.stringify(writes));
+          step(
+            'restore point',
+            `pg_dump of the frozen source: ${d.file} (${d.bytes} bytes in ${d.seconds.toFixed(1)} s)`,
+          );
+          return {
+            view,
+            restorePoint: { file: d.file, bytes: d.bytes, writesFile: `${base}.writes.json` },
+          };
+        } catch (err) {
+          await undoFreeze(sourceConn, freeze).catch(() => undefined);
+          throw err;
+        }
+      });
+    },
+
+    /**
+     * Full load only, second half: the load is done and validated; sequences go above the source's and
+     * the application switches. Measures the write freeze (it spans the load). Fails → freeze undone.
+     */
+    async finishLoadCutover(input: {
+      migration: string;
+      planId: string;
+      view: CutoverView;
+      validation: { mismatches: number; pending: number };
+    }): Promise<CutoverView> {
+      return wrap(async () => {
+        const { cfg, m, source, sourceConn, targetConn } = await migrationEndpoints(
+          deps.configPath,
+          input.migration,
+        );
+        const sla = getInventoryFor(cfg, m.source, sourceDatabase(m, source))?.sla ?? {};
+        const view: CutoverView = { ...input.view, steps: [...input.view.steps] };
+        const step = (name: string, detail?: string) =>
+          view.steps.push({ name, at: new Date().toISOString(), ...(detail && { detail }) });
+        view.validation = input.validation;
+        step('validated', `${input.validation.mismatches} mismatched row(s) after the full load`);
+        try {
+          const { plan } = await loadPlan(targetConn, m.name, input.planId);
+          const seq = await syncSequencesAbove(sourceConn, targetConn, plan, m.cutover.sequenceMargin);
+          view.sequences = seq.sequences.length;
+          step('sequences', `${seq.sequences.length} sequence(s) set ${seq.margin} above the source's`);
+          const switchedAt = await switchApplication(m, targetConn, view, step);
+          Object.assign(view, freezeVerdict({ frozenAt: view.frozenAt! }, switchedAt, sla.maxDowntime));
+          return view;
+        } catch (err) {
+          if (view.freezeState) await undoFreeze(sourceConn, view.freezeState).catch(() => undefined);
+          throw err;
+        }
       });
     },
 
@@ -190,24 +344,7 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
           view.reverse = { slotName: rev.slotName, publication: rev.publication, startLsn: rev.startLsn };
           step('reverse', `reverse replication slot ${rev.slotName} on the target from ${rev.startLsn}`);
 
-          // The application goes to the target: the operator's switch hook (DNS, pgbouncer, a deploy),
-          // or, without one, its operators do it now (the step says where to).
-          const where = `${targetConn.endpointId} (${targetConn.host}:${targetConn.port}/${targetConn.database})`;
-          let switchedAt: Date;
-          if (m.cutover.switchHook) {
-            const r = await runSwitchHook(m.cutover.switchHook, { migration: m.name, target: targetConn });
-            switchedAt = r.switchedAt;
-            view.switchOutput = r.stdout;
-            view.switchedAt = switchedAt.toISOString();
-            step(
-              'switch',
-              `${describeHook(m.cutover.switchHook)} pointed the application at ${where} in ${r.durationMs} ms`,
-            );
-          } else {
-            switchedAt = new Date();
-            view.switchedAt = switchedAt.toISOString();
-            step('switch', `point the application at ${where}`);
-          }
+          const switchedAt = await switchApplication(m, targetConn, view, step);
           Object.assign(view, freezeVerdict({ frozenAt }, switchedAt, sla.maxDowntime));
           return view;
         } catch (err) {

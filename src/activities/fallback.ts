@@ -1,11 +1,13 @@
 // Activities of the way back: reverse replication (target -> source) from the cutover on, undoing the
 // source's write freeze, freezing the target, and notifying the people the inventory names.
+import { promises as fs } from 'node:fs';
 import { Context } from '@temporalio/activity';
 import { getInventoryFor } from '../config';
 import { type FreezeState, freezeWrites, undoFreeze } from '../engine/cutover';
 import { readCurrentLsn } from '../engine/cdc/source';
 import { connectPg } from '../engine/connection';
 import { loadPlan } from '../engine/plan-store';
+import { writeCounters } from '../engine/poc/verify';
 import { dropReverse, prepareReverse, runReverse } from '../engine/reverse';
 import { notifierFrom, type NotificationKind } from '../notify';
 import { migrationEndpoints, migrationContext, sourceDatabase } from './context';
@@ -100,6 +102,31 @@ export function createFallbackActivities(deps: FallbackActivityDeps) {
       return wrap(async () => {
         const { sourceConn } = await endpoints(input.migration);
         await undoFreeze(sourceConn, input.state);
+      }, input.migration);
+    },
+
+    /**
+     * Full load only: has the source moved since the freeze? Compares each table's write counters with
+     * those kept next to the pre-cutover dump. If it moved, the dump is the way back, and this says how.
+     */
+    async sourceSinceFreeze(input: {
+      migration: string;
+      restorePoint: { file: string; writesFile: string };
+    }): Promise<{ unchanged: boolean; changedTables: string[]; restoreCommand: string }> {
+      return wrap(async () => {
+        const { sourceConn } = await endpoints(input.migration);
+        const before = JSON.parse(await fs.readFile(input.restorePoint.writesFile, 'utf8')) as Record<
+          string,
+          number
+        >;
+        const now = await writeCounters(sourceConn);
+        const changedTables = Object.keys({ ...before, ...now })
+          .filter((t) => (before[t] ?? -1) !== (now[t] ?? -1))
+          .sort();
+        const restoreCommand =
+          `pg_restore --clean --if-exists --single-transaction -h ${sourceConn.host} -p ${sourceConn.port} ` +
+          `-U ${sourceConn.user} -d ${JSON.stringify(sourceConn.database)} ${JSON.stringify(input.restorePoint.file)}`;
+        return { unchanged: changedTables.length === 0, changedTables, restoreCommand };
       }, input.migration);
     },
 

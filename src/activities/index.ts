@@ -40,6 +40,8 @@ export interface MigrationBrief {
   target: string;
   database: string;
   approvers: string[];
+  /** Absent in histories from before it was added: those ran with CDC. */
+  migrationType?: 'full-load' | 'full-load-and-cdc' | 'cdc';
   /** The database's first owner from the inventory (name), for the FerryOwner search attribute. */
   owner?: string;
   /** The inventory's SLA for the database: the cutover's downtime budget and window. */
@@ -93,6 +95,7 @@ export function createActivities(deps: ActivityDeps) {
           source: m.source,
           target: m.target,
           database,
+          migrationType: m.migrationType,
           // The migration's approvers and the application's (inventory), each once.
           approvers: [...new Set([...m.approvers, ...(inv?.approvers ?? [])])],
           ...(owner && { owner }),

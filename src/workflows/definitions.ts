@@ -529,6 +529,12 @@ export interface MigrationStatus {
   lagHistory?: LagSample[];
   pendingGate?: PendingGate;
   approvals: ApprovalRecord[];
+  /** From ferry.yaml: full-load (the load runs under the freeze) or with CDC. */
+  migrationType?: 'full-load' | 'full-load-and-cdc' | 'cdc';
+  /** Full load only: the load's child workflow. */
+  fullLoadWorkflowId?: string;
+  /** Full load only: the dump of the frozen source taken at the cutover, the way back if it moved. */
+  restorePoint?: { file: string; bytes: number; writesFile: string };
   /** Approved, but the SLA's business hours hold the cutover until then (ISO). */
   cutoverWaitsUntil?: string;
   cutover?: CutoverView;

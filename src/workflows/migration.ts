@@ -20,6 +20,7 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import {
+  type ApprovalRecord,
   type CdcSummary,
   cdcSummarySignal,
   type FallbackRequest,
@@ -33,6 +34,7 @@ import {
 } from './definitions';
 import { errorMessage, errorType, parseTimeout, PENDING_GATE, PHASE, retryPolicy } from './common';
 import { cdcMigration } from './cdc';
+import { fullLoad } from './full-load';
 import { proofOfConcept } from './poc';
 import { assessmentGate, Runbook } from './runbook';
 
@@ -167,6 +169,181 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
     },
   );
 
+  /**
+   * Gate `cutover`: an approver of the application decides when (a reminder half way to the deadline,
+   * an escalation at it); then the SLA's window, waited for with a durable timer. `ready` says what
+   * is ready, for the notification. Throws when rejected, timed out, or no window fits.
+   */
+  const approveCutover = async (ready: string): Promise<ApprovalRecord> => {
+    // Gate `cutover`: an approver of the application decides when.
+    const timeoutMs = opts.gateTimeoutMs;
+    rb.gates.open('cutover', now(), new Date(now().getTime() + timeoutMs));
+    setPhase('awaiting-cutover');
+    tell(
+      'gate-pending',
+      `${input.migration}: the cutover waits for your approval`,
+      `${ready} Approve the cutover with: ferry approve ${info.workflowId} --gate cutover --by <you> --reason "<why>"`,
+    );
+    // Half way to the deadline a reminder to the owners; at the deadline an escalation to the next
+    // contacts (the migration's fallback contacts), then the gate times out.
+    let decided = await condition(() => !status.pendingGate, Math.floor(timeoutMs / 2));
+    if (!decided) {
+      tell(
+        'gate-reminder',
+        `${input.migration}: the cutover still waits for your approval`,
+        `Reminder: the cutover of ${status.database} has waited since ${status.pendingGate?.since}; it times ` +
+          `out at ${status.pendingGate?.deadline}. Approve with: ferry approve ${info.workflowId} --gate cutover ` +
+          `--by <you> --reason "<why>"`,
+      );
+      decided = await condition(() => !status.pendingGate, timeoutMs - Math.floor(timeoutMs / 2));
+    }
+    if (!decided) {
+      tell(
+        'gate-escalation',
+        `${input.migration}: nobody approved the cutover in time`,
+        `The cutover gate of ${status.database} reached its deadline (${status.pendingGate?.deadline}) without a ` +
+          `decision from ${status.pendingGate?.approvers.join(', ')}; the migration stops before the cutover.`,
+      );
+      rb.gates.decide(
+        { gate: 'cutover', by: 'ferry', reason: 'approval gate timed out' },
+        'timed-out',
+        now(),
+      );
+      rb.audit.record('gate-timeout', 'ferry', 'approval gate timed out', { gate: 'cutover' });
+      await stopChildDroppingSlot(`cutover not approved`);
+      throw ApplicationFailure.nonRetryable(
+        `nobody approved the cutover within ${Math.round(timeoutMs / 1000)} s (cutover.gateTimeout)`,
+        'CUTOVER_NOT_APPROVED',
+      );
+    }
+    const d = rb.gates.decision('cutover')!;
+    rb.audit.record(d.decision === 'approved' ? 'approve' : 'reject', d.by, d.reason, { gate: 'cutover' });
+    if (d.decision !== 'approved') {
+      await stopChildDroppingSlot(`cutover not approved`);
+      throw ApplicationFailure.nonRetryable(
+        `the cutover was rejected by ${d.by}${d.reason ? `: ${d.reason}` : ''}`,
+        'CUTOVER_NOT_APPROVED',
+      );
+    }
+
+    // Approved; the cutover itself starts only inside the SLA's window (a durable timer until then).
+    for (;;) {
+      const w = await quick.cutoverWindow({ migration: input.migration });
+      if (w.ok) break;
+      if (!w.nextAt) {
+        await stopChildDroppingSlot('no cutover window');
+        throw ApplicationFailure.nonRetryable(
+          `the cutover was approved but may not start: ${w.reason}; and no start in the next 8 days keeps ` +
+            'the downtime budget outside the business hours: fix sla.businessHours or sla.maxDowntime',
+          'CUTOVER_WINDOW',
+        );
+      }
+      status.cutoverWaitsUntil = w.nextAt;
+      status.findings.push(`info: cutover approved, waiting until ${w.nextAt}: ${w.reason}`);
+      tell(
+        'phase',
+        `${input.migration}: the cutover starts at ${w.nextAt}`,
+        `The cutover of ${status.database} was approved by ${d.by}; ${w.reason}. It starts at ${w.nextAt}, ` +
+          'outside the business hours.',
+      );
+      await sleep(Math.max(1000, Date.parse(w.nextAt) - Date.now()));
+    }
+    delete status.cutoverWaitsUntil;
+    return d;
+  };
+
+  /**
+   * Full load only (no CDC): the data moves while the source is frozen, so the write freeze lasts the
+   * load. Gate `cutover` first (the approver accepts that downtime), then the freeze and a dump of the
+   * frozen source (the restore point), the full load and its validation, sequences, the switch. Any
+   * failure, or a fallback asked for meanwhile, gives the source its writes back.
+   */
+  const loadUnderFreeze = async () => {
+    await approveCutover(
+      `Database ${status.database} is assessed${status.poc ? ' and its proof of concept approved' : ''}. ` +
+        'Full load only: the source stops taking writes for the whole load.',
+    );
+    setPhase('cutover');
+    const frozen = await long.freezeForLoad({ migration: input.migration, runId: info.runId });
+    status.cutover = frozen.view;
+    status.restorePoint = frozen.restorePoint;
+    try {
+      setPhase('full-load');
+      status.fullLoadWorkflowId = `full-load-${input.migration}`;
+      const load = await executeChild(fullLoad, {
+        workflowId: status.fullLoadWorkflowId,
+        args: [{ migration: input.migration, skipAssessment: true, requestedBy: input.requestedBy }],
+      });
+      setPhase('validate');
+      const v = load.validation;
+      if (v?.enabled && v.mismatches > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `validation after the load found ${v.mismatches} mismatched row(s): ferry validate ${input.migration} --report`,
+          'VALIDATION_MISMATCH',
+        );
+      }
+      status.cutover = await quick.finishLoadCutover({
+        migration: input.migration,
+        planId: load.planId!,
+        view: frozen.view,
+        validation: { mismatches: v?.mismatches ?? 0, pending: v?.pending ?? 0 },
+      });
+    } catch (err) {
+      // Compensation, even when cancelled by a fallback: the source takes writes again.
+      await CancellationScope.nonCancellable(() =>
+        quick.unfreezeSource({ migration: input.migration, state: frozen.view.freezeState! }),
+      ).catch(() => undefined);
+      status.cutover = { ...status.cutover!, freezeState: undefined };
+      throw err;
+    }
+  };
+
+  /** Full load only, after the switch: no reverse replication; the way back is the frozen source. */
+  const watchWithoutReverse = async (): Promise<MigrationStatus> => {
+    setPhase('post-cutover');
+    await condition(() => !!fallbackRequest, opts.postCutoverSeconds * 1000);
+    if (fallbackRequest) {
+      setPhase('fallback');
+      const c = status.cutover!;
+      step('freeze target', (await quick.freezeTarget({ migration: input.migration })).frozenAt);
+      const since = await quick.sourceSinceFreeze({
+        migration: input.migration,
+        restorePoint: status.restorePoint!,
+      });
+      if (since.unchanged) {
+        step(
+          'source unchanged',
+          'no table of the source was written since the freeze: it is as at the cutover',
+        );
+      } else {
+        step(
+          'source changed',
+          `written since the freeze: ${since.changedTables.slice(0, 20).join(', ')}; to go back to the ` +
+            `cutover's state restore the dump: ${since.restoreCommand}`,
+        );
+      }
+      await quick.unfreezeSource({ migration: input.migration, state: c.freezeState! });
+      step('unfreeze source', 'the source takes writes again');
+      tell(
+        'fallback',
+        `fallback of ${input.migration} done: point the application back at the source`,
+        `Fallback requested by ${fallbackRequest.by} (${fallbackRequest.reason}) after a full-load-only cutover. ` +
+          `The source database ${status.database} takes writes again; the target is read-only. Full load only: ` +
+          `what the application wrote on the target since ${c.switchedAt} is NOT on the source. ` +
+          (since.unchanged
+            ? 'The source is exactly as it was at the cutover.'
+            : `The source was written since the freeze (${since.changedTables.length} table(s)); the cutover's ` +
+              `state is in the restore point: ${since.restoreCommand}`),
+      );
+      status.fallback!.done = true;
+      await rb.audit.flush();
+      return status;
+    }
+    setPhase('done');
+    await rb.audit.flush();
+    return status;
+  };
+
   try {
     await main.run(async () => {
       // catalog: the inventory's owner and SLA for this database.
@@ -175,6 +352,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       status.database = brief.database;
       if (brief.owner) status.owner = brief.owner;
       if (brief.sla) status.sla = brief.sla;
+      status.migrationType = brief.migrationType;
       // What the start command says wins over ferry.yaml's cutover: and provision: sections.
       opts.readyLag = input.readyLagSeconds ?? brief.cutover?.readyLagSeconds ?? opts.readyLag;
       opts.gateTimeoutMs = input.cutoverGateTimeout
@@ -217,6 +395,11 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       });
       status.findings.push(`info: ${workers.detail}`);
 
+      if (status.migrationType === 'full-load') {
+        await loadUnderFreeze();
+        return;
+      }
+
       // Full load and CDC: a child that streams until the cutover stops it.
       setPhase('full-load');
       status.cdcWorkflowId = `cdc-${input.migration}`;
@@ -258,81 +441,9 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
         );
       }
 
-      // Gate `cutover`: an approver of the application decides when.
-      const timeoutMs = opts.gateTimeoutMs;
-      rb.gates.open('cutover', now(), new Date(now().getTime() + timeoutMs));
-      setPhase('awaiting-cutover');
-      tell(
-        'gate-pending',
-        `${input.migration}: the cutover waits for your approval`,
-        `Database ${status.database} is loaded, in sync (lag ${status.cdc?.lag?.lagSeconds ?? '?'} s) and validated. ` +
-          `Approve the cutover with: ferry approve ${info.workflowId} --gate cutover --by <you> --reason "<why>"`,
+      const d = await approveCutover(
+        `Database ${status.database} is loaded, in sync (lag ${status.cdc?.lag?.lagSeconds ?? '?'} s) and validated.`,
       );
-      // Half way to the deadline a reminder to the owners; at the deadline an escalation to the next
-      // contacts (the migration's fallback contacts), then the gate times out.
-      let decided = await condition(() => !status.pendingGate, Math.floor(timeoutMs / 2));
-      if (!decided) {
-        tell(
-          'gate-reminder',
-          `${input.migration}: the cutover still waits for your approval`,
-          `Reminder: the cutover of ${status.database} has waited since ${status.pendingGate?.since}; it times ` +
-            `out at ${status.pendingGate?.deadline}. Approve with: ferry approve ${info.workflowId} --gate cutover ` +
-            `--by <you> --reason "<why>"`,
-        );
-        decided = await condition(() => !status.pendingGate, timeoutMs - Math.floor(timeoutMs / 2));
-      }
-      if (!decided) {
-        tell(
-          'gate-escalation',
-          `${input.migration}: nobody approved the cutover in time`,
-          `The cutover gate of ${status.database} reached its deadline (${status.pendingGate?.deadline}) without a ` +
-            `decision from ${status.pendingGate?.approvers.join(', ')}; the migration stops before the cutover.`,
-        );
-        rb.gates.decide(
-          { gate: 'cutover', by: 'ferry', reason: 'approval gate timed out' },
-          'timed-out',
-          now(),
-        );
-        rb.audit.record('gate-timeout', 'ferry', 'approval gate timed out', { gate: 'cutover' });
-        await stopChildDroppingSlot(`cutover not approved`);
-        throw ApplicationFailure.nonRetryable(
-          `nobody approved the cutover within ${Math.round(timeoutMs / 1000)} s (cutover.gateTimeout)`,
-          'CUTOVER_NOT_APPROVED',
-        );
-      }
-      const d = rb.gates.decision('cutover')!;
-      rb.audit.record(d.decision === 'approved' ? 'approve' : 'reject', d.by, d.reason, { gate: 'cutover' });
-      if (d.decision !== 'approved') {
-        await stopChildDroppingSlot(`cutover not approved`);
-        throw ApplicationFailure.nonRetryable(
-          `the cutover was rejected by ${d.by}${d.reason ? `: ${d.reason}` : ''}`,
-          'CUTOVER_NOT_APPROVED',
-        );
-      }
-
-      // Approved; the cutover itself starts only inside the SLA's window (a durable timer until then).
-      for (;;) {
-        const w = await quick.cutoverWindow({ migration: input.migration });
-        if (w.ok) break;
-        if (!w.nextAt) {
-          await stopChildDroppingSlot('no cutover window');
-          throw ApplicationFailure.nonRetryable(
-            `the cutover was approved but may not start: ${w.reason}; and no start in the next 8 days keeps ` +
-              'the downtime budget outside the business hours: fix sla.businessHours or sla.maxDowntime',
-            'CUTOVER_WINDOW',
-          );
-        }
-        status.cutoverWaitsUntil = w.nextAt;
-        status.findings.push(`info: cutover approved, waiting until ${w.nextAt}: ${w.reason}`);
-        tell(
-          'phase',
-          `${input.migration}: the cutover starts at ${w.nextAt}`,
-          `The cutover of ${status.database} was approved by ${d.by}; ${w.reason}. It starts at ${w.nextAt}, ` +
-            'outside the business hours; CDC keeps the target in step until then.',
-        );
-        await sleep(Math.max(1000, Date.parse(w.nextAt) - Date.now()));
-      }
-      delete status.cutoverWaitsUntil;
 
       setPhase('cutover');
       const c = await long.cutover({
@@ -350,6 +461,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       await cdc.result();
     });
 
+    if (status.migrationType === 'full-load') return await watchWithoutReverse();
     // Post-cutover watch: the target's writes flow back to the source, so a fallback loses nothing.
     setPhase('post-cutover');
     const c = status.cutover!;

@@ -196,13 +196,16 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
   });
 
   /** A fresh CDC source and migration, a worker, and the client; the source's freeze undone after. */
-  async function setup(label: string) {
+  async function setup(
+    label: string,
+    migrationType: 'full-load' | 'full-load-and-cdc' = 'full-load-and-cdc',
+  ) {
     const src = await cdcSource(`${label.replace(/-/g, '_')}_src`);
     const tm = await testMigration({
       label,
       sourceDb: src.db,
       approvers: ['alice'],
-      migrationType: 'full-load-and-cdc',
+      migrationType,
       tableMappings: CDC_MAPPING,
       taskSettings: {
         TargetMetadata: { FullLobMode: true, LimitedSizeLobMode: false, BatchApplyEnabled: true },
@@ -378,6 +381,80 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
       );
     } finally {
       server.close();
+    }
+  });
+
+  it('full load only: loads while the source is frozen, switches; a fallback finds the source moved and names the restore', async () => {
+    const { src, tm, worker, client, id } = await setup('mig-fl-only', 'full-load');
+    const writes = startWorkload(src.server, src.db, 2);
+    const { post, st } = await worker.runUntil(async () => {
+      await client.startMigration({ migration: tm.name, skipPoc: true, postCutoverSeconds: 600 });
+      const gate = await waitPhase(client, id, 'awaiting-cutover');
+      assert.equal(gate.pendingGate?.name, 'cutover');
+      assert.ok(writes.committed() > 0, 'the application writes until the freeze');
+      await client.decide(id, 'approve', { gate: 'cutover', by: 'alice', reason: 'downtime accepted' });
+      const post = await waitPhase(client, id, 'post-cutover');
+      await writes.stop().catch(() => undefined);
+      const s = await connect(tm.source, src.db);
+      const t = await connect(tm.target, tm.targetDb);
+      try {
+        // Loaded under the freeze: the target equals the source, every write before the freeze included.
+        await assertMappedEqual(s, t);
+        // Someone writes on the frozen source anyway (a session that overrides read-only).
+        await s.query('SET default_transaction_read_only = off');
+        await s.query(`UPDATE inventory.products SET description = 'written after the freeze' WHERE id = 1`);
+      } finally {
+        await s.end();
+        await t.end();
+      }
+      await sleep(1000); // the statistics collector reports the write
+      await client.fallback(id, { by: 'alice', reason: 'the application misbehaves on the target' });
+      await client.handle(id).result();
+      return { post, st: await client.migrationStatus(id) };
+    });
+    const c = post.cutover!;
+    assert.deepEqual(
+      c.steps.map((x) => x.name),
+      ['window', 'freeze', 'restore point', 'validated', 'sequences', 'switch'],
+    );
+    // The freeze spans the load: from the freeze to the switch.
+    assert.ok(c.writeFreezeMs! >= Date.parse(c.switchedAt!) - Date.parse(c.frozenAt!) - 1, JSON.stringify(c));
+    assert.ok((await fs.stat(post.restorePoint!.file)).size > 0, 'the restore point is on disk');
+    assert.deepEqual(Object.keys(st.phases), [
+      'catalog',
+      'assess',
+      'provision',
+      'awaiting-cutover',
+      'cutover',
+      'full-load',
+      'validate',
+      'post-cutover',
+      'fallback',
+    ]);
+    assert.equal(st.fallback?.done, true, st.error);
+    assert.deepEqual(
+      st.fallback?.steps.map((x) => x.name),
+      ['freeze target', 'source changed', 'unfreeze source'],
+    );
+    const changed = st.fallback!.steps[1].detail!;
+    assert.match(changed, /inventory\.products/);
+    assert.match(changed, /pg_restore --clean --if-exists --single-transaction .*pre-cutover-.*\.dump/);
+    const s = await connect(tm.source, src.db);
+    try {
+      await s.query(`UPDATE inventory.products SET description = 'back on the source' WHERE id = 2`);
+    } finally {
+      await s.end();
+    }
+    const t = await connect(tm.target, tm.targetDb);
+    try {
+      await assert.rejects(
+        t.query(`UPDATE inventory.products SET description = 'x' WHERE id = 3`),
+        /read-only/,
+      );
+      await t.query('SET default_transaction_read_only = off');
+      await t.query(`ALTER DATABASE "${tm.targetDb}" RESET default_transaction_read_only`);
+    } finally {
+      await t.end();
     }
   });
 });
