@@ -36,7 +36,7 @@ import { errorMessage, errorType, parseTimeout, PENDING_GATE, PHASE, retryPolicy
 import { cdcMigration } from './cdc';
 import { fullLoad } from './full-load';
 import { proofOfConcept } from './poc';
-import { assessmentGate, Runbook } from './runbook';
+import { assessmentGate, awaitGateDecision, Runbook } from './runbook';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -108,11 +108,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
   let cdc: ChildWorkflowHandle<typeof cdcMigration> | undefined;
   const step = (name: string, detail?: string) =>
     status.fallback?.steps.push({ name, at: now().toISOString(), ...(detail && { detail }) });
-  const tell = (
-    kind: 'gate-pending' | 'gate-reminder' | 'gate-escalation' | 'fallback' | 'phase',
-    subject: string,
-    text: string,
-  ) => {
+  const tell = (kind: 'fallback' | 'phase', subject: string, text: string) => {
     // Best effort: a notification that cannot be delivered is a finding, never a failed migration.
     void quick
       .notifyPeople({ migration: input.migration, kind, phase: status.phase, subject, text })
@@ -179,31 +175,19 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
     const timeoutMs = opts.gateTimeoutMs;
     rb.gates.open('cutover', now(), new Date(now().getTime() + timeoutMs));
     setPhase('awaiting-cutover');
-    tell(
-      'gate-pending',
-      `${input.migration}: the cutover waits for your approval`,
-      `${ready} Approve the cutover with: ferry approve ${info.workflowId} --gate cutover --by <you> --reason "<why>"`,
+    const decided = await awaitGateDecision(
+      {
+        migration: input.migration,
+        gate: 'cutover',
+        phase: 'awaiting-cutover',
+        ready,
+        approvers: status.pendingGate?.approvers ?? [],
+      },
+      timeoutMs,
+      () => !status.pendingGate,
+      (m) => status.findings.push(m),
     );
-    // Half way to the deadline a reminder to the owners; at the deadline an escalation to the next
-    // contacts (the migration's fallback contacts), then the gate times out.
-    let decided = await condition(() => !status.pendingGate, Math.floor(timeoutMs / 2));
     if (!decided) {
-      tell(
-        'gate-reminder',
-        `${input.migration}: the cutover still waits for your approval`,
-        `Reminder: the cutover of ${status.database} has waited since ${status.pendingGate?.since}; it times ` +
-          `out at ${status.pendingGate?.deadline}. Approve with: ferry approve ${info.workflowId} --gate cutover ` +
-          `--by <you> --reason "<why>"`,
-      );
-      decided = await condition(() => !status.pendingGate, timeoutMs - Math.floor(timeoutMs / 2));
-    }
-    if (!decided) {
-      tell(
-        'gate-escalation',
-        `${input.migration}: nobody approved the cutover in time`,
-        `The cutover gate of ${status.database} reached its deadline (${status.pendingGate?.deadline}) without a ` +
-          `decision from ${status.pendingGate?.approvers.join(', ')}; the migration stops before the cutover.`,
-      );
       rb.gates.decide(
         { gate: 'cutover', by: 'ferry', reason: 'approval gate timed out' },
         'timed-out',

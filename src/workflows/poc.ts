@@ -12,7 +12,7 @@ import {
 import type { createActivities } from '../activities';
 import { approveGate, PocInput, PocPhase, PocResult, rejectGate, statusQuery } from './definitions';
 import { PocState } from './poc-state';
-import { Auditor } from './runbook';
+import { Auditor, awaitGateDecision } from './runbook';
 import { errorMessage, errorType, MIGRATION, parseTimeout, PENDING_GATE, PHASE, retryPolicy } from './common';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -155,7 +155,25 @@ export async function proofOfConcept(input: PocInput): Promise<PocResult> {
     const timeoutMs = parseTimeout(input.gateTimeout ?? '7 days');
     state.openGate('poc', now(), new Date(now().getTime() + timeoutMs));
     phase('awaiting-approval');
-    const decided = await condition(() => state.decision('poc') !== undefined, timeoutMs);
+    const pocDecided = () => state.decision('poc') !== undefined;
+    // Reminders and the escalation behind a patch marker: earlier PoC histories replay without them.
+    const decided = patched('gate-reminders')
+      ? await awaitGateDecision(
+          {
+            migration: input.migration,
+            gate: 'poc',
+            phase: 'awaiting-approval',
+            ready:
+              `The proof of concept of ${input.migration} is done: the restored copy ` +
+              `${state.status.verify?.ok ? 'matches' : 'does NOT match'} the source; estimate for the full ` +
+              `migration ${Math.round(plan.estimate.estimatedSeconds)} s.`,
+            approvers: state.status.pendingGate?.approvers ?? [],
+          },
+          timeoutMs,
+          pocDecided,
+          (m) => state.addFinding(m),
+        )
+      : await condition(pocDecided, timeoutMs);
     if (!decided)
       state.decide({ gate: 'poc', by: 'ferry', reason: 'approval gate timed out' }, 'timed-out', now());
     const decision = state.decision('poc')!;

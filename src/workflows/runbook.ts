@@ -4,6 +4,7 @@
 import {
   ApplicationFailure,
   condition,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -30,6 +31,60 @@ const assess = proxyActivities<Activities>({
   heartbeatTimeout: '2 minutes',
   retry: retryPolicy(5),
 });
+
+/** What a gate tells people while it waits, and with what words. */
+export interface GateAsk {
+  migration: string;
+  gate: string;
+  /** The workflow phase shown in the notification. */
+  phase: string;
+  /** What is ready and what is asked, e.g. "Database shop is loaded, in sync and validated." */
+  ready: string;
+  /** Who is asked (for the escalation text). */
+  approvers: string[];
+}
+
+/**
+ * Wait for a decision at an open gate (`decided` turns true), telling people: the approvers that it
+ * waits, a reminder half way to the deadline, and at the deadline an escalation (the notifier sends it
+ * to the owners and the migration's fallback contacts). True when decided in time. A notification that
+ * cannot be delivered becomes a finding through `onError`, never a failed workflow.
+ */
+export async function awaitGateDecision(
+  ask: GateAsk,
+  timeoutMs: number,
+  decided: () => boolean,
+  onError: (finding: string) => void,
+): Promise<boolean> {
+  const id = workflowInfo().workflowId;
+  const since = new Date().toISOString();
+  const deadline = new Date(Date.now() + timeoutMs).toISOString();
+  const how = `ferry approve ${id} --gate ${ask.gate} --by <you> --reason "<why>" (or ferry reject ...)`;
+  const tell = (kind: 'gate-pending' | 'gate-reminder' | 'gate-escalation', subject: string, text: string) =>
+    void quick
+      .notifyPeople({ migration: ask.migration, kind, phase: ask.phase, subject, text })
+      .catch((err) => onError(`warning: notification "${subject}" not delivered: ${errorMessage(err)}`));
+  tell(
+    'gate-pending',
+    `${ask.migration}: gate ${ask.gate} waits for your approval`,
+    `${ask.ready} Decide with: ${how}`,
+  );
+  const half = Math.floor(timeoutMs / 2);
+  if (await condition(decided, half)) return true;
+  tell(
+    'gate-reminder',
+    `${ask.migration}: gate ${ask.gate} still waits for your approval`,
+    `Reminder: gate ${ask.gate} has waited since ${since}; it times out at ${deadline}. ${ask.ready} Decide with: ${how}`,
+  );
+  if (await condition(decided, timeoutMs - half)) return true;
+  tell(
+    'gate-escalation',
+    `${ask.migration}: nobody decided gate ${ask.gate} in time`,
+    `Gate ${ask.gate} of ${ask.migration} reached its deadline (${deadline}) without a decision from ` +
+      `${ask.approvers.join(', ')}; the migration stops there.`,
+  );
+  return false;
+}
 
 /** Audit entries are written by activities in the background; `flush` waits for them. */
 export class Auditor {
@@ -193,7 +248,23 @@ export async function assessmentGate(
   });
   setPhase('awaiting-approval');
   upsertSearchAttributes([{ key: PENDING_GATE, value: 'assessment' }]);
-  const decided = await condition(() => !holder.pendingGate, timeoutMs);
+  // Reminders and the escalation behind a patch marker: earlier histories replay without them.
+  const decided = patched('gate-reminders')
+    ? await awaitGateDecision(
+        {
+          migration: input.migration,
+          gate: 'assessment',
+          phase: 'awaiting-approval',
+          ready:
+            `The premigration assessment of ${input.migration} found ${view.counts.blocker} blocker(s); ` +
+            'an approver may override them with a reason, or reject the migration.',
+          approvers: holder.pendingGate?.approvers ?? [],
+        },
+        timeoutMs,
+        () => !holder.pendingGate,
+        (m) => holder.findings.push(m),
+      )
+    : await condition(() => !holder.pendingGate, timeoutMs);
   upsertSearchAttributes([{ key: PENDING_GATE, value: null }]);
   const blockers = view.findings.filter((f) => f.severity === 'blocker');
   const summary = blockers

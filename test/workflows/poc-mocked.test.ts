@@ -19,6 +19,7 @@ type Activities = Pick<
   | 'planFromPoc'
   | 'dropScratch'
   | 'recordAudit'
+  | 'notifyPeople'
 >;
 import { FerryClient } from '../../src/client';
 import { FerryError } from '../../src/errors';
@@ -27,6 +28,8 @@ import { temporalEnv, workflowBundle } from '../support/temporal';
 
 interface Calls {
   names: string[];
+  /** Notifications sent (kind and text), beside the steps too. */
+  notes?: { kind: string; text: string }[];
   /** Audit entries the workflow recorded (not in `names`: the trail is written beside the steps). */
   audit?: { action: string; by: string; reason?: string; detail?: Record<string, unknown> }[];
 }
@@ -90,6 +93,10 @@ function stubs(calls: Calls, overrides: Partial<Activities> = {}): Activities {
     recordAudit: async ({ entries }) => {
       (calls.audit ??= []).push(...entries);
       return entries.length;
+    },
+    notifyPeople: async ({ kind, text }) => {
+      (calls.notes ??= []).push({ kind, text });
+      return { recipients: 1 };
     },
   };
   return { ...base, ...overrides };
@@ -300,5 +307,12 @@ describe('PoC workflow (stubbed activities, real dev server)', function () {
     });
     assert.equal(res.outcome, 'rejected');
     assert.equal(res.status.approvals[0].decision, 'timed-out');
+    // The approvers were asked, reminded half way, and the deadline escalated.
+    assert.deepEqual(
+      calls.notes?.map((n) => n.kind),
+      ['gate-pending', 'gate-reminder', 'gate-escalation'],
+    );
+    assert.match(calls.notes![0].text, /ferry approve poc-.* --gate poc/);
+    assert.match(calls.notes![2].text, /without a decision from alice, bob/);
   });
 });
