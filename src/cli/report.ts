@@ -22,9 +22,14 @@ export async function buildReport(
   const database = st.database ?? m.database;
   const inv = getInventoryFor(cfg, m.source, database);
   const poc = st.poc ? await optional(client.status(st.poc.workflowId)) : undefined;
-  const load = await optional(client.fullLoadStatus(`full-load-${st.migration}`));
+  const loadId = st.fullLoadWorkflowId ?? `full-load-${st.migration}`;
+  const load = await optional(client.fullLoadStatus(loadId));
   const cdc = st.cdcWorkflowId ? await optional(client.cdcStatus(st.cdcWorkflowId)) : undefined;
-  const stats = st.cdcWorkflowId ? await optional(client.tableStatistics(st.cdcWorkflowId)) : undefined;
+  // Full load only: the statistics and validation are the load's own.
+  const statsOf = st.cdcWorkflowId ?? (st.fullLoadWorkflowId && loadId);
+  const stats = statsOf ? await optional(client.tableStatistics(statsOf)) : undefined;
+  const validation = cdc?.validation ?? (st.fullLoadWorkflowId ? load?.validation : undefined);
+  const fullLoadOnly = st.migrationType === 'full-load';
   const c = st.cutover;
   return {
     migration: st.migration,
@@ -64,7 +69,7 @@ export async function buildReport(
     }),
     // The lag as the CDC child reported it over time (the runbook keeps a thinned history).
     ...(st.lagHistory?.length && { cdcLag: st.lagHistory }),
-    ...(cdc?.validation && { validation: cdc.validation }),
+    ...(validation && { validation }),
     ...(stats && { tableStatistics: stats }),
     approvals: [...(poc?.approvals ?? []), ...st.approvals].sort((a, b) => a.at.localeCompare(b.at)),
     ...(c?.frozenAt &&
@@ -83,9 +88,17 @@ export async function buildReport(
       applications: inv ? [inv.application] : [],
       steps: [
         `ferry fallback ${workflowId} --by <approver> --reason "<why>"`,
-        'before the cutover: CDC stops and its slot is dropped; the source was never changed',
-        'after the cutover: the target is frozen, its writes since the cutover are drained into the source through ' +
-          'reverse replication, and the source takes writes again; point the application back at it',
+        fullLoadOnly
+          ? 'before the cutover: nothing was done to the source; after a failed load its freeze is undone'
+          : 'before the cutover: CDC stops and its slot is dropped; the source was never changed',
+        fullLoadOnly
+          ? 'after the cutover: the target is frozen and the source takes writes again, as it was at the freeze; ' +
+            'writes made on the target since the switch are NOT carried back (full load only, no reverse replication)' +
+            (st.restorePoint
+              ? `; if the source was written meanwhile, restore the pre-cutover dump ${st.restorePoint.file} with pg_restore --clean`
+              : '')
+          : 'after the cutover: the target is frozen, its writes since the cutover are drained into the source through ' +
+            'reverse replication, and the source takes writes again; point the application back at it',
       ],
     },
     ...(cdc?.serverLogs && { serverLogs: cdc.serverLogs }),

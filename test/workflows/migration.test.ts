@@ -420,6 +420,13 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
     // The freeze spans the load: from the freeze to the switch.
     assert.ok(c.writeFreezeMs! >= Date.parse(c.switchedAt!) - Date.parse(c.frozenAt!) - 1, JSON.stringify(c));
     assert.ok((await fs.stat(post.restorePoint!.file)).size > 0, 'the restore point is on disk');
+    // The report tells this migration's way back: no reverse replication, the restore point named.
+    const html = await fs.readFile(
+      await reportCommand(client, await loadConfig(tm.configPath), id, path.join(tm.dir, 'report.html')),
+      'utf8',
+    );
+    assert.ok(html.includes('NOT carried back'), 'full-load-only fallback plan');
+    assert.ok(html.includes(path.basename(post.restorePoint!.file)), 'the restore point in the report');
     assert.deepEqual(Object.keys(st.phases), [
       'catalog',
       'assess',
