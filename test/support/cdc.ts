@@ -8,7 +8,7 @@ import type { FerryClient } from '../../src/client';
 import { seedSampleDatabase } from '../../src/dev/seed';
 import { compareLsn } from '../../src/engine/cdc/types';
 import type { CdcStatus } from '../../src/workflows/definitions';
-import { fingerprint, userTables } from './compare';
+import { fingerprint, STABLE_SESSION, userTables } from './compare';
 import { SAMPLE_MAPPING } from './mappings';
 import { connect, freshDatabase, type TestServer, testServer } from './pg';
 
@@ -221,3 +221,34 @@ export async function waitStatus(
 /** Applied position at or past `lsn`. */
 export const appliedPast = (lsn: string) => (s: CdcStatus) =>
   s.phase === 'streaming' && !!s.lag && compareLsn(s.lag.appliedLsn, lsn) >= 0 && s.lag.lagSeconds === 0;
+
+/**
+ * For a post-mortem of assertMappedEqual: the rows of one target table that differ from the source as
+ * mapped, by `id` (source side, target side; undefined where the row is missing), at most `limit`.
+ */
+export async function mappedRowDiff(
+  src: Client,
+  tgt: Client,
+  table: string,
+  limit = 5,
+): Promise<{ id: string; source?: string; target?: string }[]> {
+  const srcSql = MAPPED[table] ?? `SELECT * FROM ${table === 'sales.clients' ? 'sales.customers' : table}`;
+  const tgtSql = TARGET_SQL[table] ?? `SELECT * FROM ${table}`;
+  const rows = async (c: Client, sql: string) => {
+    await c.query(STABLE_SESSION);
+    const r = await c.query<{ id: string; j: string }>(
+      `SELECT (to_jsonb(q)->>'id') AS id, q::text AS j FROM (${sql}) q`,
+    );
+    const m = new Map<string, string[]>();
+    for (const x of r.rows) m.set(x.id, [...(m.get(x.id) ?? []), x.j]);
+    return m;
+  };
+  const [a, b] = [await rows(src, srcSql), await rows(tgt, tgtSql)];
+  const out: { id: string; source?: string; target?: string }[] = [];
+  for (const id of new Set([...a.keys(), ...b.keys()])) {
+    const [x, y] = [(a.get(id) ?? []).sort().join('\n'), (b.get(id) ?? []).sort().join('\n')];
+    if (x !== y) out.push({ id, ...(x && { source: x }), ...(y && { target: y }) });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
