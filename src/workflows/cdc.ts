@@ -45,6 +45,7 @@ import {
   LAG_BUCKET,
   lagBucket,
   MIGRATION,
+  movePhase,
   PENDING_GATE,
   PHASE,
   retryPolicy,
@@ -92,10 +93,8 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
     : initialStatus(input);
   const now = () => new Date().toISOString();
   const setPhase = (p: CdcPhase) => {
-    const prev = status.timings[status.phase];
-    if (prev && !prev.end && status.phase !== p) prev.end = now();
+    movePhase(status.timings, status.phase, p, now());
     status.phase = p;
-    if (!status.timings[p] || status.timings[p].end) status.timings[p] = { start: now() };
     upsertSearchAttributes([
       { key: PHASE, value: `cdc:${p}` },
       { key: PENDING_GATE, value: null },

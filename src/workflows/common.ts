@@ -60,3 +60,28 @@ export function parseTimeout(s: string | number): number {
     u === 'ms' ? 1 : u.startsWith('s') ? 1e3 : u.startsWith('m') ? 6e4 : u.startsWith('h') ? 3.6e6 : 8.64e7;
   return n * mult;
 }
+
+export interface PhaseTiming {
+  start: string;
+  end?: string;
+  seconds?: number;
+}
+
+/**
+ * Moving from phase `from` to `to` at `at` (ISO): `from`'s timing ends (with its seconds) and `to`'s
+ * starts, again if it had ended before (a CDC that pauses and resumes streams twice).
+ */
+export function movePhase<P extends string>(
+  timings: Partial<Record<P, PhaseTiming>>,
+  from: P,
+  to: P,
+  at: string,
+): void {
+  const prev = timings[from];
+  if (prev && !prev.end && from !== to) {
+    prev.end = at;
+    prev.seconds = (Date.parse(at) - Date.parse(prev.start)) / 1000;
+  }
+  const next = timings[to];
+  if (!next || next.end) timings[to] = { start: at };
+}

@@ -295,7 +295,7 @@ export interface FullLoadStatus {
     segmentsDone: number;
   };
   findings: string[];
-  timings: Record<string, { start: string; end?: string }>;
+  timings: Record<string, { start: string; end?: string; seconds?: number }>;
   postData?: { indexes: number; constraints: number; sequences: number };
   assessment?: AssessmentView;
   validation?: ValidationView;
@@ -439,7 +439,7 @@ export interface CdcStatus {
   pendingGate?: PendingGate;
   approvals: ApprovalRecord[];
   findings: string[];
-  timings: Record<string, { start: string; end?: string }>;
+  timings: Record<string, { start: string; end?: string; seconds?: number }>;
   error?: string;
 }
 

@@ -32,7 +32,7 @@ import {
   recordLag,
   stopCdcSignal,
 } from './definitions';
-import { errorMessage, errorType, parseTimeout, PENDING_GATE, PHASE, retryPolicy } from './common';
+import { errorMessage, errorType, movePhase, parseTimeout, PENDING_GATE, PHASE, retryPolicy } from './common';
 import { cdcMigration } from './cdc';
 import { fullLoad } from './full-load';
 import { proofOfConcept } from './poc';
@@ -79,14 +79,8 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
   };
   const now = () => new Date();
   const setPhase = (p: MigrationPhase) => {
-    const at = now().toISOString();
-    const prev = status.phases[status.phase];
-    if (prev && !prev.end && status.phase !== p) {
-      prev.end = at;
-      prev.seconds = (Date.parse(at) - Date.parse(prev.start)) / 1000;
-    }
+    movePhase(status.phases, status.phase, p, now().toISOString());
     status.phase = p;
-    if (!status.phases[p]) status.phases[p] = { start: at };
     upsertSearchAttributes([
       { key: PHASE, value: `migration:${p}` },
       { key: PENDING_GATE, value: status.pendingGate?.name ?? null },
