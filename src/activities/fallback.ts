@@ -164,6 +164,7 @@ export function createFallbackActivities(deps: FallbackActivityDeps) {
           kind: input.kind,
           migration: m.name,
           database,
+          ...(inv && { application: inv.application }),
           phase: input.phase,
           subject: input.subject,
           text: input.text,

@@ -24,6 +24,8 @@ export interface Notification {
   kind: NotificationKind;
   migration?: string;
   database?: string;
+  /** The inventory's application that uses the database: whose users a cutover or fallback affects. */
+  application?: string;
   phase?: string;
   /** One line, e.g. "catalog: new extension postgis in shop on onsite". */
   subject: string;

@@ -334,7 +334,7 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
 
   it('a cutover gate past its deadline: a reminder, an escalation to the contacts, CDC stopped and its slot dropped', async () => {
     // The owners and contacts are told through a webhook (a local HTTP server here).
-    const received: { kind: string; to: { name: string }[]; text: string }[] = [];
+    const received: { kind: string; to: { name: string }[]; text: string; application?: string }[] = [];
     const server = http.createServer((req, res) => {
       let body = '';
       req.on('data', (d) => (body += d));
@@ -374,6 +374,7 @@ describe('migration workflow: the whole runbook (real activities, PostgreSQL 13 
         'the owners and the next contact',
       );
       assert.match(escalation.text, /without a decision from alice/);
+      assert.equal(escalation.application, 'storefront', 'the affected application is named');
       assert.equal(
         await slotInfo(tm.sourceConn, `ferry_${tm.name.replace(/-/g, '_')}`),
         undefined,
