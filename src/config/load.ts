@@ -15,6 +15,7 @@ import {
   type FerryFile,
   type InventoryEntry,
   type CutoverOptions,
+  type DmsOptions,
   type HookOptions,
   type MigrationConfig,
   type NotifierConfig,
@@ -380,6 +381,7 @@ function crossReferenceProblems(file: Record<string, unknown>, configDir: string
       if (problem) problems.push({ path: ['migrations', i, key], text: problem });
     }
     problems.push(...journalProblems(m.cdc, ['migrations', i, 'cdc', 'journal']));
+    problems.push(...dmsProblems(m, i, isRecord(file.aws), endpoints, endpointIndex));
     const c = m.cutover;
     if (isRecord(c)) {
       if (c.freeze === 'hook' && c.freezeHook === undefined) {
@@ -407,6 +409,51 @@ function crossReferenceProblems(file: Record<string, unknown>, configDir: string
         text: `endpoint "${ref}" is not defined; use one of: ${ids.join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
       });
     }
+  }
+  return problems;
+}
+
+/**
+ * engine aws-dms: the migration needs a dms: section and the file an aws: section; DMS reads the
+ * endpoints' passwords itself, so they must be aws-secretsmanager: references. A dms: section on a
+ * native migration would be silently unused: said too.
+ */
+function dmsProblems(
+  m: Record<string, unknown>,
+  i: number,
+  hasAws: boolean,
+  endpoints: Record<string, unknown>[],
+  endpointIndex: Map<string, number>,
+): Problem[] {
+  const problems: Problem[] = [];
+  if (m.engine !== 'aws-dms') {
+    if (m.dms !== undefined)
+      problems.push({
+        path: ['migrations', i, 'dms'],
+        text: 'only engine aws-dms uses a dms: section; set engine: aws-dms, or remove it',
+      });
+    return problems;
+  }
+  if (m.dms === undefined)
+    problems.push({
+      path: ['migrations', i, 'dms'],
+      text: 'missing for engine aws-dms; add dms: { replicationInstance: { subnetGroup: ... }, secretsAccessRoleArn: ... }',
+    });
+  if (!hasAws)
+    problems.push({
+      path: ['aws'],
+      text: `missing, and migrations[${i}] uses engine aws-dms; add aws: { region: eu-central-1 }`,
+    });
+  for (const key of ['source', 'target'] as const) {
+    const index = typeof m[key] === 'string' ? endpointIndex.get(m[key]) : undefined;
+    const ep = index === undefined ? undefined : endpoints[index];
+    if (ep && typeof ep.password === 'string' && !ep.password.startsWith('aws-secretsmanager:'))
+      problems.push({
+        path: ['endpoints', index!, 'password'],
+        text:
+          `migration ${String(m.name)} runs on AWS DMS, which reads this password itself; ` +
+          'use an aws-secretsmanager:ARN reference (DMS reads it with dms.secretsAccessRoleArn)',
+      });
   }
   return problems;
 }
@@ -538,6 +585,7 @@ function normalize(data: FerryFile, configPath: string): FerryConfig {
       fallback: { contacts: m.fallback.contacts.map(owner) },
       cutover: cutoverOptions(m.cutover),
       provision: { ...m.provision },
+      ...(m.dms && { dms: dmsOptions(m.dms) }),
     };
   });
 
@@ -567,6 +615,31 @@ function normalize(data: FerryFile, configPath: string): FerryConfig {
         database: data.control.database ?? byId.get(data.control.endpoint)!.database,
       },
     }),
+    ...(data.aws && {
+      aws: { region: data.aws.region, ...(data.aws.roleArn && { roleArn: data.aws.roleArn }) },
+    }),
+  };
+}
+
+function dmsOptions(d: NonNullable<FerryFile['migrations'][number]['dms']>): DmsOptions {
+  const ri = d.replicationInstance;
+  return {
+    replicationInstance: {
+      ...(ri.identifier && { identifier: ri.identifier }),
+      class: ri.class,
+      allocatedStorage: ri.allocatedStorage,
+      multiAz: ri.multiAz,
+      ...(ri.engineVersion && { engineVersion: ri.engineVersion }),
+      subnetGroup: ri.subnetGroup,
+      securityGroups: [...ri.securityGroups],
+      publiclyAccessible: ri.publiclyAccessible,
+    },
+    secretsAccessRoleArn: d.secretsAccessRoleArn,
+    sslMode: d.sslMode,
+    pluginName: d.pluginName,
+    heartbeat: d.heartbeat,
+    ...(d.assessment && { assessment: { ...d.assessment } }),
+    ...(d.auroraClusterId && { auroraClusterId: d.auroraClusterId }),
   };
 }
 

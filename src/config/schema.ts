@@ -222,6 +222,65 @@ const ProvisionSchema = z
   .prefault({})
   .describe("the native engine's replication instance: the worker pool on the task queue");
 
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+const roleArn = (description: string) =>
+  z
+    .string()
+    .regex(ROLE_ARN, { error: 'use an IAM role ARN like arn:aws:iam::123456789012:role/ferry-dms' })
+    .describe(description);
+
+const AwsSchema = z
+  .strictObject({
+    region: text('AWS region of the DMS replication instance and the target, e.g. eu-central-1'),
+    roleArn: roleArn(
+      'role assumed for the DMS and RDS calls; default: the credentials of the default provider chain',
+    ).optional(),
+  })
+  .describe(
+    'where the aws-dms engine calls AWS; credentials come from the default provider chain, never this file',
+  );
+
+const DmsSchema = z
+  .strictObject({
+    replicationInstance: z
+      .strictObject({
+        identifier: name('replication instance identifier; adopted when it exists; default ferry-<migration>')
+          .max(63)
+          .optional(),
+        class: text('replication instance class (its size), e.g. dms.r6i.large').default('dms.t3.medium'),
+        allocatedStorage: z.int().min(5).max(6144).default(50).describe('GiB of storage, 5..6144'),
+        multiAz: z.boolean().default(false).describe('a standby in another Availability Zone'),
+        engineVersion: text('DMS engine version, e.g. 3.5.3; default: the current default').optional(),
+        subnetGroup: text('replication subnet group identifier (its VPC reaches both databases)'),
+        securityGroups: z.array(text('VPC security group id, e.g. sg-0123')).default([]),
+        publiclyAccessible: z.boolean().default(false).describe('a public IP address; keep false'),
+      })
+      .describe('the DMS replication instance: created, or adopted when its identifier exists'),
+    secretsAccessRoleArn: roleArn(
+      "IAM role DMS assumes to read the endpoints' aws-secretsmanager: passwords",
+    ),
+    sslMode: z
+      .enum(['none', 'require', 'verify-ca', 'verify-full'])
+      .default('require')
+      .describe('SSL mode of both DMS endpoints'),
+    pluginName: z
+      .enum(['pglogical', 'test_decoding'])
+      .default('test_decoding')
+      .describe('logical decoding plugin DMS uses on the source'),
+    heartbeat: z.boolean().default(true).describe('DMS WAL heartbeat on the source (HeartbeatEnable)'),
+    assessment: z
+      .strictObject({
+        bucket: text('S3 bucket for premigration assessment results'),
+        roleArn: roleArn('IAM role DMS assumes to write the results to the bucket'),
+      })
+      .optional()
+      .describe("run DMS premigration assessments; without it only Ferry's own assessment runs"),
+    auroraClusterId: text(
+      'the target Aurora cluster: described, and snapshotted before the cutover (the way back)',
+    ).optional(),
+  })
+  .describe('engine aws-dms only: the DMS resources the migration uses');
+
 const MigrationSchema = z.strictObject({
   name: name('migration name, used by `ferry start <name>`'),
   source: text('id of an endpoint with role source'),
@@ -240,6 +299,7 @@ const MigrationSchema = z.strictObject({
   fallback: FallbackSchema,
   cutover: CutoverSchema,
   provision: ProvisionSchema,
+  dms: DmsSchema.optional(),
 });
 
 // One flat object per notifier rather than a discriminated union: the loader then names a misspelt
@@ -290,6 +350,7 @@ export const FerryFileSchema = z
       .optional()
       .describe('where gate requests, catalog changes and failures are sent; default: console only'),
     control: ControlSchema.optional(),
+    aws: AwsSchema.optional(),
   })
   .meta({ title: 'ferry.yaml', description: 'Ferry configuration: endpoints, inventory, migrations' });
 
@@ -392,6 +453,32 @@ export interface MigrationConfig {
   fallback: FallbackOptions;
   cutover: CutoverOptions;
   provision: ProvisionOptions;
+  /** engine aws-dms only. */
+  dms?: DmsOptions;
+}
+
+export interface DmsOptions {
+  replicationInstance: {
+    identifier?: string;
+    class: string;
+    allocatedStorage: number;
+    multiAz: boolean;
+    engineVersion?: string;
+    subnetGroup: string;
+    securityGroups: string[];
+    publiclyAccessible: boolean;
+  };
+  secretsAccessRoleArn: string;
+  sslMode: 'none' | 'require' | 'verify-ca' | 'verify-full';
+  pluginName: 'pglogical' | 'test_decoding';
+  heartbeat: boolean;
+  assessment?: { bucket: string; roleArn: string };
+  auroraClusterId?: string;
+}
+
+export interface AwsConfig {
+  region: string;
+  roleArn?: string;
 }
 
 export interface HookOptions {
@@ -472,4 +559,6 @@ export interface FerryConfig {
   notifications?: NotifierConfig[];
   /** Present when ferry.yaml has control:; catalog/controlTarget supplies the default. */
   control?: ControlConfig;
+  /** Present when ferry.yaml has aws: (required by engine aws-dms). */
+  aws?: AwsConfig;
 }

@@ -20,6 +20,16 @@ interface Case {
 }
 
 const CASES: Record<string, Case> = {
+  'dms-incomplete.yaml': {
+    expect: [
+      'aws: missing, and migrations[0] uses engine aws-dms; add aws: { region: eu-central-1 }',
+      'endpoints[0].password: migration shop-to-aurora runs on AWS DMS, which reads this password itself; use an aws-secretsmanager:ARN reference',
+      'migrations[0].dms.replicationInstance.subnetGroup: missing; add subnetGroup',
+      'migrations[0].dms.secretsAccessRoleArn: got "dms-secrets"; use an IAM role ARN',
+      'migrations[1].dms: only engine aws-dms uses a dms: section',
+    ],
+    lines: 6,
+  },
   'cutover-hook-missing.yaml': {
     expect: [
       'migrations[0].cutover.sequenceMargin: got -5; use at least 0',
@@ -67,7 +77,7 @@ const CASES: Record<string, Case> = {
   'unknown-key-case.yaml': { expect: ['temporal.taskqueue: unknown key; did you mean "taskQueue"?'] },
   'unknown-key-root.yaml': {
     expect: [
-      'colour: unknown key; remove it (keys allowed here: temporal, workDir, endpoints, inventory, migrations, notifications, control)',
+      'colour: unknown key; remove it (keys allowed here: temporal, workDir, endpoints, inventory, migrations, notifications, control, aws)',
     ],
   },
   'bad-sslmode.yaml': {

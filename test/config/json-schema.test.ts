@@ -31,6 +31,7 @@ describe('config: schema/ferry.schema.json', () => {
       'migrations',
       'notifications',
       'control',
+      'aws',
     ]);
     assert.deepEqual(schema.required, ['endpoints']);
     assert.equal(schema.additionalProperties, false);

@@ -50,7 +50,8 @@ describe('config/load', () => {
             port: 5433,
             database: 'shop',
             user: 'ferry',
-            password: 'env:PGPASS',
+            password:
+              'aws-secretsmanager:arn:aws:secretsmanager:eu-central-1:123456789012:secret:ferry-onsite-XyZ123',
             sslmode: 'verify-full',
             sslrootcert: path.join(GOOD, 'certs/ca.pem'),
           },
@@ -125,6 +126,22 @@ describe('config/load', () => {
               postCutoverWatch: 3600,
             },
             provision: { concurrency: 32, replicas: 2 },
+            dms: {
+              replicationInstance: {
+                class: 'dms.r6i.large',
+                allocatedStorage: 100,
+                multiAz: true,
+                subnetGroup: 'ferry-private',
+                securityGroups: ['sg-0123456789abcdef0'],
+                publiclyAccessible: false,
+              },
+              secretsAccessRoleArn: 'arn:aws:iam::123456789012:role/dms-secrets',
+              sslMode: 'require',
+              pluginName: 'test_decoding',
+              heartbeat: true,
+              assessment: { bucket: 'ferry-assessments', roleArn: 'arn:aws:iam::123456789012:role/dms-s3' },
+              auroraClusterId: 'shop-cluster',
+            },
           },
           {
             name: 'shop-rehearsal',
@@ -148,6 +165,7 @@ describe('config/load', () => {
             provision: { concurrency: 16, replicas: 1 },
           },
         ],
+        aws: { region: 'eu-central-1', roleArn: 'arn:aws:iam::123456789012:role/ferry-operator' },
       };
       assert.deepEqual(cfg, expected);
     });
