@@ -256,13 +256,38 @@ export function buildProgram(): Command {
     .description('compile the DMS table mapping and task settings against the live source: what moves where')
     .option('--config <file>', 'ferry.yaml')
     .option('--json', 'print the plan as JSON')
-    .action(async (migration: string, o: { config?: string; json?: boolean }) => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- keeps `ferry --help` fast
-      const { planMigration } = require('./plan') as typeof import('./plan');
-      const plan = await planMigration(resolveConfigPath(o.config), migration);
-      if (o.json) out(JSON.stringify(plan.plan));
-      else out(plan.explain);
-    });
+    .addOption(
+      new Option(
+        '--engine <engine>',
+        "plan for this engine (default: the migration's); aws-dms prints the AWS requests instead",
+      ).choices(['native', 'aws-dms']),
+    )
+    .option(
+      '--dry-run',
+      'send nothing (a plan never does): with --engine aws-dms, list the exact AWS requests',
+    )
+    .action(
+      async (
+        migration: string,
+        o: { config?: string; json?: boolean; engine?: string; dryRun?: boolean },
+      ) => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- keeps `ferry --help` fast
+        const { planMigration, planDms } = require('./plan') as typeof import('./plan');
+        const configPath = resolveConfigPath(o.config);
+        if (
+          o.engine === 'aws-dms' ||
+          (o.engine === undefined &&
+            (await loadConfig(configPath)).migrations.find((m) => m.name === migration)?.engine === 'aws-dms')
+        ) {
+          const requests = await planDms(configPath, migration);
+          out(o.json ? JSON.stringify(requests.plan) : requests.text);
+          return;
+        }
+        const plan = await planMigration(configPath, migration);
+        if (o.json) out(JSON.stringify(plan.plan));
+        else out(plan.explain);
+      },
+    );
 
   const migrate = program
     .command('migrate')
