@@ -67,6 +67,26 @@ export const ErrorType = {
    * (rejected or timed out): fix what the findings say and start again, or override with a reason.
    */
   ASSESSMENT_BLOCKED: 'ASSESSMENT_BLOCKED',
+
+  // ---- engine aws-dms (src/dms/errors.ts re-exports these as DmsErrorType) ----------------------
+  /** A DMS replication task stopped or failed with a failure stop reason; the message names it. */
+  DMS_TASK_FAILED: 'DMS_TASK_FAILED',
+  /** A DMS TestConnection ended `failed` for a reason none of the types above covers. */
+  DMS_CONNECTION_FAILED: 'DMS_CONNECTION_FAILED',
+  /** A replication instance, snapshot or assessment run reached a state it cannot leave by itself. */
+  DMS_RESOURCE_FAILED: 'DMS_RESOURCE_FAILED',
+  /** A DMS/RDS resource Ferry looked up by ARN or identifier is gone (deleted behind Ferry's back). */
+  DMS_RESOURCE_NOT_FOUND: 'DMS_RESOURCE_NOT_FOUND',
+  /** A DMS/RDS resource is mid-transition (deleting, modifying, stopping). Retried. */
+  DMS_RESOURCE_BUSY: 'DMS_RESOURCE_BUSY',
+  /** A wait on AWS passed its deadline; the resource may still get there. Retried. */
+  DMS_WAIT_TIMEOUT: 'DMS_WAIT_TIMEOUT',
+  /** A wait on AWS was cancelled (the activity was cancelled or timed out). */
+  DMS_ABORTED: 'DMS_ABORTED',
+  /** An AWS call failed for a reason retrying cannot fix (access denied, invalid parameter...). */
+  DMS_REQUEST_FAILED: 'DMS_REQUEST_FAILED',
+  /** An AWS call was throttled or failed transiently (5xx, network) beyond its backoff. Retried. */
+  AWS_TRANSIENT: 'AWS_TRANSIENT',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -89,6 +109,12 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.LOAD_STATE_CONFLICT,
   ErrorType.REPLICATION_NOT_READY,
   ErrorType.ASSESSMENT_BLOCKED,
+  ErrorType.DMS_TASK_FAILED,
+  ErrorType.DMS_CONNECTION_FAILED,
+  ErrorType.DMS_RESOURCE_FAILED,
+  ErrorType.DMS_RESOURCE_NOT_FOUND,
+  ErrorType.DMS_ABORTED,
+  ErrorType.DMS_REQUEST_FAILED,
 ];
 
 /**

@@ -12,6 +12,8 @@ import { createRunbookActivities } from './runbook';
 import { createCatalogActivities } from './catalog';
 import { createCutoverActivities } from './cutover';
 import { createFallbackActivities } from './fallback';
+import { type AwsClients, createDmsActivities } from './dms';
+import type { FerryConfig } from '../config';
 import {
   buildFallbackPlan,
   dropScratchDatabase,
@@ -32,6 +34,8 @@ export interface ActivityDeps {
   configPath: string;
   /** Heartbeat period for long work. */
   heartbeatMs?: number;
+  /** engine aws-dms: the SDK clients of a migration (default: activities/dms.ts awsClients). */
+  awsClients?: (cfg: FerryConfig, migration: string) => AwsClients;
 }
 
 export interface MigrationBrief {
@@ -79,6 +83,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCatalogActivities(deps),
     ...createCutoverActivities(deps),
     ...createFallbackActivities(deps),
+    ...createDmsActivities(deps),
     async describeMigration(input: { migration: string }): Promise<MigrationBrief> {
       return wrap(async () => {
         const { cfg, m, source } = await context(input.migration);

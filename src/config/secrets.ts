@@ -1,6 +1,7 @@
 // Secret references (env:NAME, file:PATH, aws-secretsmanager:ARN): parse them, and resolve them to the
 // value inside activities only, so passwords never sit in ferry.yaml or in workflow history.
 
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorType, FerryError } from '../errors';
@@ -204,33 +205,12 @@ function passwordFromSecretString(secretString: string, arn: string): string {
   return secretString;
 }
 
-const SECRETS_MANAGER_MODULE = '@aws-sdk/client-secrets-manager';
-
-interface SecretsManagerModule {
-  SecretsManagerClient: new (config: { region?: string }) => {
-    send(command: unknown): Promise<{ SecretString?: string }>;
-    destroy(): void;
-  };
-  GetSecretValueCommand: new (input: { SecretId: string }) => unknown;
-}
-
-/** The default fetcher: the AWS SDK v3 client, loaded only when installed (Ferry does not depend on it). */
+/** The default fetcher: the AWS SDK v3 client, credentials from the default provider chain. */
 async function fetchFromSecretsManager(arn: string): Promise<string> {
-  try {
-    require.resolve(SECRETS_MANAGER_MODULE);
-  } catch {
-    throw new FerryError(
-      ErrorType.SECRET_UNRESOLVED,
-      `cannot read ${arn}: ${SECRETS_MANAGER_MODULE} is not installed; ` +
-        `install @aws-sdk/client-secrets-manager or use env:/file: references`,
-    );
-  }
-  // A variable specifier keeps TypeScript from requiring the package's types at build time.
-  const sdk = (await import(SECRETS_MANAGER_MODULE)) as SecretsManagerModule;
   // The ARN names its region (arn:aws:secretsmanager:REGION:...), which may differ from AWS_REGION.
-  const client = new sdk.SecretsManagerClient({ region: arn.split(':')[3] });
+  const client = new SecretsManagerClient({ region: arn.split(':')[3] });
   try {
-    const out = await client.send(new sdk.GetSecretValueCommand({ SecretId: arn }));
+    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
     if (out.SecretString === undefined) {
       throw new FerryError(
         ErrorType.SECRET_UNRESOLVED,

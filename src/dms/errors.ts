@@ -1,60 +1,42 @@
-// The adapter's errors: one class, DmsError, whose `type` is either a type of Ferry's vocabulary
-// (src/errors.ts: CONFIG_INVALID, AUTH_FAILED, ENDPOINT_UNREACHABLE...) or one of the DMS-specific types
-// below, and whose `retryable` tells the activity layer whether a retry with backoff can help.
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../errors';
+// The adapter's errors: one class, DmsError (a FerryError), whose `type` is from Ferry's vocabulary
+// (src/errors.ts: CONFIG_INVALID, AUTH_FAILED, ENDPOINT_UNREACHABLE..., and the DMS_* types), and whose
+// `retryable` tells the activity layer whether a retry with backoff can help.
+import { ErrorType, FerryError } from '../errors';
 
+/**
+ * The DMS-specific types: entries of Ferry's one vocabulary (src/errors.ts, where each is documented and
+ * where the non-retryable ones are listed), named here so the adapter reads DmsErrorType.X.
+ */
 export const DmsErrorType = {
-  /** A replication task stopped or failed with a failure stop reason; the message names it. */
-  DMS_TASK_FAILED: 'DMS_TASK_FAILED',
-  /** TestConnection ended `failed` for a reason none of the vocabulary's types covers. */
-  DMS_CONNECTION_FAILED: 'DMS_CONNECTION_FAILED',
-  /** A replication instance, snapshot or assessment run reached a state it cannot leave by itself. */
-  DMS_RESOURCE_FAILED: 'DMS_RESOURCE_FAILED',
-  /** A resource Ferry looked up by ARN or identifier does not exist (deleted behind Ferry's back). */
-  DMS_RESOURCE_NOT_FOUND: 'DMS_RESOURCE_NOT_FOUND',
-  /** A resource exists but is mid-transition (deleting, modifying, stopping): retry later. */
-  DMS_RESOURCE_BUSY: 'DMS_RESOURCE_BUSY',
-  /** A wait passed its deadline: retried (the resource may still get there). */
-  DMS_WAIT_TIMEOUT: 'DMS_WAIT_TIMEOUT',
-  /** The wait was cancelled (activity cancelled or heartbeat timed out): never retried by the adapter. */
-  DMS_ABORTED: 'DMS_ABORTED',
-  /** An AWS call failed for a reason retrying cannot fix (access denied, invalid parameter...). */
-  DMS_REQUEST_FAILED: 'DMS_REQUEST_FAILED',
+  DMS_TASK_FAILED: ErrorType.DMS_TASK_FAILED,
+  DMS_CONNECTION_FAILED: ErrorType.DMS_CONNECTION_FAILED,
+  DMS_RESOURCE_FAILED: ErrorType.DMS_RESOURCE_FAILED,
+  DMS_RESOURCE_NOT_FOUND: ErrorType.DMS_RESOURCE_NOT_FOUND,
+  DMS_RESOURCE_BUSY: ErrorType.DMS_RESOURCE_BUSY,
+  DMS_WAIT_TIMEOUT: ErrorType.DMS_WAIT_TIMEOUT,
+  DMS_ABORTED: ErrorType.DMS_ABORTED,
+  DMS_REQUEST_FAILED: ErrorType.DMS_REQUEST_FAILED,
 } as const;
 export type DmsErrorType = (typeof DmsErrorType)[keyof typeof DmsErrorType];
 
-const NON_RETRYABLE_DMS: readonly DmsErrorType[] = [
-  DmsErrorType.DMS_TASK_FAILED,
-  DmsErrorType.DMS_CONNECTION_FAILED,
-  DmsErrorType.DMS_RESOURCE_FAILED,
-  DmsErrorType.DMS_RESOURCE_NOT_FOUND,
-  DmsErrorType.DMS_ABORTED,
-  DmsErrorType.DMS_REQUEST_FAILED,
-];
-
-/** Every DMS-specific type no retry can fix (for the activity layer's non-retryable list). */
-export const NON_RETRYABLE_DMS_ERROR_TYPES: readonly string[] = NON_RETRYABLE_DMS;
-
-export class DmsError extends Error {
+/**
+ * A FerryError with facts for status: `type` is from Ferry's vocabulary (a DMS_* type or a general one
+ * such as CONFIG_INVALID), and `retryable` follows NON_RETRYABLE_ERROR_TYPES like every FerryError, so
+ * the activity layer's `wrap` maps it to a (non-)retryable ApplicationFailure without special cases.
+ */
+export class DmsError extends FerryError {
   constructor(
-    readonly type: ErrorType | DmsErrorType,
+    type: ErrorType,
     message: string,
     options?: { cause?: unknown; details?: Record<string, string | number | boolean | undefined> },
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(type, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DmsError';
     this.details = options?.details ?? {};
   }
 
   /** Facts for the operator and for status (stop reason, connection status, ARN...). */
   readonly details: Record<string, string | number | boolean | undefined>;
-
-  get retryable(): boolean {
-    return !(
-      (NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(this.type) ||
-      (NON_RETRYABLE_DMS as readonly string[]).includes(this.type)
-    );
-  }
 }
 
 export { ErrorType };

@@ -1,5 +1,7 @@
 // Tests for secret references: parsing, resolving env:/file:/aws-secretsmanager:, and never echoing a value.
 
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -165,16 +167,25 @@ describe('config/secrets', () => {
       assert.ok(message.includes(ARN));
     });
 
-    it('without the SDK installed, says to install it or use env:/file:', async () => {
-      // Ferry does not depend on the Secrets Manager client, so this is the path users hit. (The old
-      // guard's this.skip() sat inside a try whose catch swallowed it.) If the client is ever added,
-      // this must fail rather than let the default fetcher call AWS from a test.
-      assert.throws(
-        () => require.resolve('@aws-sdk/client-secrets-manager'),
-        'the Secrets Manager client is installed: test the default fetcher with aws-sdk-client-mock instead',
-      );
-      const message = await unresolved(() => resolveSecret(ref));
-      assert.match(message, /install @aws-sdk\/client-secrets-manager or use env:\/file:/);
+    it("the default fetcher asks Secrets Manager in the ARN's region and reads a JSON secret's password", async () => {
+      const sm = mockClient(SecretsManagerClient);
+      try {
+        sm.on(GetSecretValueCommand, { SecretId: ARN }).resolves({
+          SecretString: JSON.stringify({ username: 'ferry', password: SECRET, host: 'h', port: 5432 }),
+        });
+        assert.equal(await resolveSecret(ref), SECRET);
+        const calls = sm.commandCalls(GetSecretValueCommand);
+        assert.equal(calls.length, 1);
+        assert.equal(await calls[0].thisValue.config.region(), ARN.split(':')[3]);
+        sm.on(GetSecretValueCommand).rejects(
+          Object.assign(new Error('User is not authorized to perform: secretsmanager:GetSecretValue'), {
+            name: 'AccessDeniedException',
+          }),
+        );
+        assert.match(await unresolved(() => resolveSecret(ref)), /AccessDeniedException/);
+      } finally {
+        sm.restore();
+      }
     });
   });
 
