@@ -205,6 +205,11 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
           view.steps.push({ name, at: new Date().toISOString(), ...(detail && { detail }) });
         view.validation = input.validation;
         step('validated', `${input.validation.mismatches} mismatched row(s) after the full load`);
+        const ctx = Context.current();
+        const timer = setInterval(
+          () => ctx.heartbeat({ step: view.steps.at(-1)?.name }),
+          deps.heartbeatMs ?? 5000,
+        );
         try {
           const { plan } = await loadPlan(targetConn, m.name, input.planId);
           const seq = await syncSequencesAbove(sourceConn, targetConn, plan, m.cutover.sequenceMargin);
@@ -216,6 +221,8 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
         } catch (err) {
           if (view.freezeState) await undoFreeze(sourceConn, view.freezeState).catch(() => undefined);
           throw err;
+        } finally {
+          clearInterval(timer);
         }
       });
     },
@@ -265,92 +272,106 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
           } satisfies CutoverProgress);
         };
         let freeze: FreezeState | undefined = prev?.freeze;
-
-        const window = checkWindow(sla, new Date(), {
-          ...(sla.maxDowntime !== undefined && { downtimeMs: sla.maxDowntime * 1000 }),
-        });
-        view.window = { ok: window.ok, reason: window.reason };
-        if (!window.ok && !freeze) {
-          throw new FerryError(ErrorType.CONFIG_INVALID, `cutover refused: ${window.reason}`);
-        }
-        step('window', window.reason);
-
-        let frozenAt = prev?.frozenAt ? new Date(prev.frozenAt) : undefined;
-        if (!freeze || !frozenAt) {
-          const h = await freezeWrites(sourceConn, {
-            databases: [sourceConn.database],
-            method: m.cutover.freeze,
-            ...(m.cutover.freezeHook && { hook: m.cutover.freezeHook }),
-            terminate: m.cutover.terminateSessions,
-          });
-          freeze = h.state;
-          frozenAt = h.frozenAt;
-          view.method = h.method;
-          view.freezeState = h.state;
-          view.frozenAt = h.frozenAt.toISOString();
-          step('freeze', h.description + (h.warnings.length ? `; ${h.warnings.join('; ')}` : ''));
-        } else {
-          view.method = freeze.method;
-          view.freezeState = freeze;
-          view.frozenAt = frozenAt.toISOString();
-          step('freeze', 'kept from the previous attempt');
-        }
+        // Beats on a timer too: a long drain or switch hook must not outlast the heartbeat timeout.
+        const timer = setInterval(
+          () =>
+            ctx.heartbeat({
+              step: view.steps.at(-1)?.name ?? 'start',
+              frozenAt: view.frozenAt,
+              freezeLsn: view.freezeLsn,
+              freeze,
+            } satisfies CutoverProgress),
+          deps.heartbeatMs ?? 5000,
+        );
         try {
-          const lag = await waitForZeroLag({
-            source: sourceConn,
-            target: targetConn,
-            migration: m.name,
-            slotName: input.slotName,
-            ...(prev?.freezeLsn && { freezeLsn: prev.freezeLsn }),
-            signal: ctx.cancellationSignal,
-            onProgress: () =>
-              ctx.heartbeat({ step: 'drain', frozenAt: view.frozenAt, freezeLsn: view.freezeLsn, freeze }),
+          const window = checkWindow(sla, new Date(), {
+            ...(sla.maxDowntime !== undefined && { downtimeMs: sla.maxDowntime * 1000 }),
           });
-          view.freezeLsn = lag.freezeLsn;
-          view.lagZeroAt = lag.lagZeroAt.toISOString();
-          step(
-            'drained',
-            `applied ${lag.appliedLsn} ≥ freeze point ${lag.freezeLsn} after ${lag.waitedMs} ms`,
-          );
+          view.window = { ok: window.ok, reason: window.reason };
+          if (!window.ok && !freeze) {
+            throw new FerryError(ErrorType.CONFIG_INVALID, `cutover refused: ${window.reason}`);
+          }
+          step('window', window.reason);
 
-          const { plan, catalog } = await loadPlan(targetConn, m.name, input.planId);
-          const v = await validateMigration({
-            migration: m.name,
-            plan,
-            source: sourceConn,
-            target: targetConn,
-            mode: 'pending',
-            cdc: true,
-            signal: ctx.cancellationSignal,
-          });
-          view.validation = { mismatches: v.mismatches, pending: v.pending };
-          step(
-            'validated',
-            `${v.mismatches} mismatched, ${v.pending} pending row(s) after the final re-check`,
-          );
+          let frozenAt = prev?.frozenAt ? new Date(prev.frozenAt) : undefined;
+          if (!freeze || !frozenAt) {
+            const h = await freezeWrites(sourceConn, {
+              databases: [sourceConn.database],
+              method: m.cutover.freeze,
+              ...(m.cutover.freezeHook && { hook: m.cutover.freezeHook }),
+              terminate: m.cutover.terminateSessions,
+            });
+            freeze = h.state;
+            frozenAt = h.frozenAt;
+            view.method = h.method;
+            view.freezeState = h.state;
+            view.frozenAt = h.frozenAt.toISOString();
+            step('freeze', h.description + (h.warnings.length ? `; ${h.warnings.join('; ')}` : ''));
+          } else {
+            view.method = freeze.method;
+            view.freezeState = freeze;
+            view.frozenAt = frozenAt.toISOString();
+            step('freeze', 'kept from the previous attempt');
+          }
+          try {
+            const lag = await waitForZeroLag({
+              source: sourceConn,
+              target: targetConn,
+              migration: m.name,
+              slotName: input.slotName,
+              ...(prev?.freezeLsn && { freezeLsn: prev.freezeLsn }),
+              signal: ctx.cancellationSignal,
+              onProgress: () =>
+                ctx.heartbeat({ step: 'drain', frozenAt: view.frozenAt, freezeLsn: view.freezeLsn, freeze }),
+            });
+            view.freezeLsn = lag.freezeLsn;
+            view.lagZeroAt = lag.lagZeroAt.toISOString();
+            step(
+              'drained',
+              `applied ${lag.appliedLsn} ≥ freeze point ${lag.freezeLsn} after ${lag.waitedMs} ms`,
+            );
 
-          const seq = await syncSequencesAbove(sourceConn, targetConn, plan, m.cutover.sequenceMargin);
-          view.sequences = seq.sequences.length;
-          step('sequences', `${seq.sequences.length} sequence(s) set ${seq.margin} above the source's`);
+            const { plan, catalog } = await loadPlan(targetConn, m.name, input.planId);
+            const v = await validateMigration({
+              migration: m.name,
+              plan,
+              source: sourceConn,
+              target: targetConn,
+              mode: 'pending',
+              cdc: true,
+              signal: ctx.cancellationSignal,
+            });
+            view.validation = { mismatches: v.mismatches, pending: v.pending };
+            step(
+              'validated',
+              `${v.mismatches} mismatched, ${v.pending} pending row(s) after the final re-check`,
+            );
 
-          // Fallback from here on loses nothing: the target's writes are captured from this point.
-          const rev = await prepareReverse({
-            migration: m.name,
-            plan,
-            catalog,
-            target: targetConn,
-            source: sourceConn,
-          });
-          view.reverse = { slotName: rev.slotName, publication: rev.publication, startLsn: rev.startLsn };
-          step('reverse', `reverse replication slot ${rev.slotName} on the target from ${rev.startLsn}`);
+            const seq = await syncSequencesAbove(sourceConn, targetConn, plan, m.cutover.sequenceMargin);
+            view.sequences = seq.sequences.length;
+            step('sequences', `${seq.sequences.length} sequence(s) set ${seq.margin} above the source's`);
 
-          const switchedAt = await switchApplication(m, targetConn, view, step);
-          Object.assign(view, freezeVerdict({ frozenAt }, switchedAt, sla.maxDowntime));
-          return view;
-        } catch (err) {
-          // Compensation: the source takes writes again; CDC keeps the target in step.
-          await undoFreeze(sourceConn, freeze).catch(() => undefined);
-          throw err;
+            // Fallback from here on loses nothing: the target's writes are captured from this point.
+            const rev = await prepareReverse({
+              migration: m.name,
+              plan,
+              catalog,
+              target: targetConn,
+              source: sourceConn,
+            });
+            view.reverse = { slotName: rev.slotName, publication: rev.publication, startLsn: rev.startLsn };
+            step('reverse', `reverse replication slot ${rev.slotName} on the target from ${rev.startLsn}`);
+
+            const switchedAt = await switchApplication(m, targetConn, view, step);
+            Object.assign(view, freezeVerdict({ frozenAt }, switchedAt, sla.maxDowntime));
+            return view;
+          } catch (err) {
+            // Compensation: the source takes writes again; CDC keeps the target in step.
+            await undoFreeze(sourceConn, freeze).catch(() => undefined);
+            throw err;
+          }
+        } finally {
+          clearInterval(timer);
         }
       });
     },

@@ -40,7 +40,8 @@ import { assessmentGate, awaitGateDecision, Runbook } from './runbook';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const quick = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry: retryPolicy(10) });
+// Short activities: a worker that dies in one holds the runbook up to this timeout, so keep it short.
+const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: retryPolicy(10) });
 const long = proxyActivities<Activities>({
   startToCloseTimeout: '24 hours',
   heartbeatTimeout: '60 seconds',
@@ -260,7 +261,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
           'VALIDATION_MISMATCH',
         );
       }
-      status.cutover = await quick.finishLoadCutover({
+      status.cutover = await long.finishLoadCutover({
         migration: input.migration,
         planId: load.planId!,
         view: frozen.view,

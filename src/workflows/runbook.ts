@@ -24,7 +24,9 @@ import { type GateHolder, GateKeeper } from './gates';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const quick = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry: retryPolicy(10) });
+// Short activities (audit, notifications, the migration's facts): a worker that dies in one holds the
+// workflow up to this timeout, so keep it short.
+const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: retryPolicy(10) });
 const logs = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: retryPolicy(2) });
 const assess = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
