@@ -21,6 +21,9 @@ import {
   waitForZeroLag,
 } from '../engine/cutover';
 import { loadPlan } from '../engine/plan-store';
+import { readSourceCatalog } from '../engine/catalog';
+import { compilePlan, loadMappingFiles } from '../mapping';
+import type { MigrationPlan } from '../mapping/types';
 import { prepareReverse } from '../engine/reverse';
 import { validateMigration } from '../engine/validate';
 import { ErrorType, FerryError } from '../errors';
@@ -74,6 +77,13 @@ async function switchApplication(
   view.switchedAt = switchedAt.toISOString();
   step('switch', `point the application at ${where}`);
   return switchedAt;
+}
+
+/** The migration's plan compiled now against the live source (its mapping and settings files). */
+async function livePlan(m: MigrationConfig, sourceConn: PgConnInfo): Promise<MigrationPlan> {
+  const files = await loadMappingFiles(m.tableMappings, m.taskSettings);
+  const catalog = await readSourceCatalog(sourceConn);
+  return compilePlan(files.mapping, catalog, files.settings, { findings: files.findings });
 }
 
 export function createCutoverActivities(deps: CutoverActivityDeps) {
@@ -185,12 +195,14 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
     },
 
     /**
-     * Full load only, second half: the load is done and validated; sequences go above the source's and
-     * the application switches. Measures the write freeze (it spans the load). Fails → freeze undone.
+     * Second half of a cutover whose data moved while the source was frozen (full load only) or was
+     * drained by AWS DMS: sequences go above the source's (the stored plan, or without `planId` one
+     * compiled now from the live source, as `ferry plan` does) and the application switches. Measures
+     * the write freeze. Fails → freeze undone.
      */
     async finishLoadCutover(input: {
       migration: string;
-      planId: string;
+      planId?: string;
       view: CutoverView;
       validation: { mismatches: number; pending: number };
     }): Promise<CutoverView> {
@@ -204,14 +216,20 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
         const step = (name: string, detail?: string) =>
           view.steps.push({ name, at: new Date().toISOString(), ...(detail && { detail }) });
         view.validation = input.validation;
-        step('validated', `${input.validation.mismatches} mismatched row(s) after the full load`);
+        step(
+          'validated',
+          `${input.validation.mismatches} mismatched, ${input.validation.pending} pending row(s) ` +
+            (input.planId ? 'after the full load' : 'as AWS DMS validated them'),
+        );
         const ctx = Context.current();
         const timer = setInterval(
           () => ctx.heartbeat({ step: view.steps.at(-1)?.name }),
           deps.heartbeatMs ?? 5000,
         );
         try {
-          const { plan } = await loadPlan(targetConn, m.name, input.planId);
+          const plan = input.planId
+            ? (await loadPlan(targetConn, m.name, input.planId)).plan
+            : await livePlan(m, sourceConn);
           const seq = await syncSequencesAbove(sourceConn, targetConn, plan, m.cutover.sequenceMargin);
           view.sequences = seq.sequences.length;
           step('sequences', `${seq.sequences.length} sequence(s) set ${seq.margin} above the source's`);
@@ -220,6 +238,82 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
           return view;
         } catch (err) {
           if (view.freezeState) await undoFreeze(sourceConn, view.freezeState).catch(() => undefined);
+          throw err;
+        } finally {
+          clearInterval(timer);
+        }
+      });
+    },
+
+    /**
+     * AWS DMS cutover, first half: writes stop on the source, then DMS's slot on the source must confirm
+     * the freeze point (everything before it is applied on the target). A retried attempt keeps its
+     * freeze and freeze point (heartbeat details). Fails → freeze undone.
+     */
+    async freezeAndDrain(input: { migration: string; slotName: string }): Promise<CutoverView> {
+      return wrap(async () => {
+        const ctx = Context.current();
+        const prev = ctx.info.heartbeatDetails as CutoverProgress | undefined;
+        const { cfg, m, source, sourceConn, targetConn } = await migrationEndpoints(
+          deps.configPath,
+          input.migration,
+        );
+        const sla = getInventoryFor(cfg, m.source, sourceDatabase(m, source))?.sla ?? {};
+        const view: CutoverView = { steps: [] };
+        let freeze: FreezeState | undefined = prev?.freeze;
+        const beat = () =>
+          ctx.heartbeat({
+            step: view.steps.at(-1)?.name ?? 'start',
+            frozenAt: view.frozenAt,
+            freezeLsn: view.freezeLsn,
+            freeze,
+          } satisfies CutoverProgress);
+        const step = (name: string, detail?: string) => {
+          view.steps.push({ name, at: new Date().toISOString(), ...(detail && { detail }) });
+          beat();
+        };
+        const window = checkWindow(sla, new Date());
+        view.window = { ok: window.ok, reason: window.reason };
+        if (!window.ok && !freeze)
+          throw new FerryError(ErrorType.CONFIG_INVALID, `cutover refused: ${window.reason}`);
+        step('window', window.reason);
+        if (!freeze || !prev?.frozenAt) {
+          const h = await freezeWrites(sourceConn, {
+            databases: [sourceConn.database],
+            method: m.cutover.freeze,
+            ...(m.cutover.freezeHook && { hook: m.cutover.freezeHook }),
+            terminate: m.cutover.terminateSessions,
+          });
+          freeze = h.state;
+          view.frozenAt = h.frozenAt.toISOString();
+          view.method = h.method;
+          step('freeze', h.description + (h.warnings.length ? `; ${h.warnings.join('; ')}` : ''));
+        } else {
+          view.frozenAt = prev.frozenAt;
+          view.method = freeze.method;
+          step('freeze', 'kept from the previous attempt');
+        }
+        view.freezeState = freeze;
+        const timer = setInterval(beat, deps.heartbeatMs ?? 5000);
+        try {
+          const lag = await waitForZeroLag({
+            source: sourceConn,
+            target: targetConn,
+            migration: m.name,
+            slotName: input.slotName,
+            ...(prev?.freezeLsn && { freezeLsn: prev.freezeLsn }),
+            signal: ctx.cancellationSignal,
+            onProgress: (p) => (view.freezeLsn = p.freezeLsn),
+          });
+          view.freezeLsn = lag.freezeLsn;
+          view.lagZeroAt = lag.lagZeroAt.toISOString();
+          step(
+            'drained',
+            `AWS DMS confirmed ${lag.appliedLsn} ≥ freeze point ${lag.freezeLsn} on slot ${input.slotName}`,
+          );
+          return view;
+        } catch (err) {
+          await undoFreeze(sourceConn, freeze).catch(() => undefined);
           throw err;
         } finally {
           clearInterval(timer);

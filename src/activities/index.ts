@@ -12,7 +12,7 @@ import { createRunbookActivities } from './runbook';
 import { createCatalogActivities } from './catalog';
 import { createCutoverActivities } from './cutover';
 import { createFallbackActivities } from './fallback';
-import { type AwsClients, createDmsActivities } from './dms';
+import { type AwsClients, createDmsActivities, type DmsActivityDeps } from './dms';
 import type { FerryConfig } from '../config';
 import {
   buildFallbackPlan,
@@ -36,6 +36,9 @@ export interface ActivityDeps {
   heartbeatMs?: number;
   /** engine aws-dms: the SDK clients of a migration (default: activities/dms.ts awsClients). */
   awsClients?: (cfg: FerryConfig, migration: string) => AwsClients;
+  /** engine aws-dms: how often waits poll AWS (default 15 s) and the adapter's retry of describes. */
+  dmsPollMs?: DmsActivityDeps['dmsPollMs'];
+  dmsRetry?: DmsActivityDeps['dmsRetry'];
 }
 
 export interface MigrationBrief {
@@ -46,6 +49,8 @@ export interface MigrationBrief {
   approvers: string[];
   /** Absent in histories from before it was added: those ran with CDC. */
   migrationType?: 'full-load' | 'full-load-and-cdc' | 'cdc';
+  /** native (Ferry's workers move the data) or aws-dms; absent in older histories: native. */
+  engine?: 'native' | 'aws-dms';
   /** The database's first owner from the inventory (name), for the FerryOwner search attribute. */
   owner?: string;
   /** The inventory's SLA for the database: the cutover's downtime budget and window. */
@@ -101,6 +106,7 @@ export function createActivities(deps: ActivityDeps) {
           target: m.target,
           database,
           migrationType: m.migrationType,
+          engine: m.engine,
           // The migration's approvers and the application's (inventory), each once.
           approvers: [...new Set([...m.approvers, ...(inv?.approvers ?? [])])],
           ...(owner && { owner }),

@@ -148,7 +148,11 @@ export async function assessConfiguredMigration(
     mapping: files.mapping,
     settings: files.settings,
     settingsFindings: files.findings,
-    ...(m.migrationType !== 'full-load' && { cdc: cdcNames(m) }),
+    // On AWS DMS, cdc.slotName names DMS's slot (made by the operator or by DMS): Ferry's readiness
+    // checks (wal_level, senders, replica identity) still apply, its own slot rules do not.
+    ...(m.migrationType !== 'full-load' && {
+      cdc: cdcNames(m.engine === 'aws-dms' ? { ...m, cdc: { ...m.cdc, slotName: undefined } } : m),
+    }),
   });
   // The target may be the very thing that is unreachable: the result still comes back.
   await saveAssessment(targetConn, m.name, result).catch(() => undefined);

@@ -96,7 +96,8 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
     // The PoC's gate is decided in its child workflow; the others in the migration itself.
     const poc = st.poc ? await client.status(st.poc.workflowId).catch(() => undefined) : undefined;
     const approvals = [...(poc?.approvals ?? []), ...st.approvals].sort((a, b) => a.at.localeCompare(b.at));
-    const mismatches = (st.cutover?.validation?.mismatches ?? 0) + (st.cdc?.validation?.mismatches ?? 0);
+    // The cutover's final re-check is the last word; without a cutover, CDC's last validation pass.
+    const mismatches = st.cutover?.validation?.mismatches ?? st.cdc?.validation?.mismatches ?? 0;
     const ok =
       st.phase === 'done' &&
       mismatches === 0 &&

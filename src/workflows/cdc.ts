@@ -374,6 +374,7 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
         }),
       );
       let finished = false;
+      let cancelled = false;
       const ended = run.then(
         (r) => {
           finished = true;
@@ -383,11 +384,19 @@ export async function cdcMigration(input: CdcInput): Promise<CdcStatus> {
         },
         (err) => {
           finished = true;
-          if (!isCancellation(err)) throw err;
+          if (isCancellation(err)) return;
+          // Asked to stop: if the stream's worker died, the cancel reaches a dead attempt and comes back
+          // as a timeout. Nothing is lost (the next window resumes from the stored position).
+          if (cancelled) {
+            status.findings.push(`warning: the stream did not stop cleanly: ${errorMessage(err)}`);
+            return;
+          }
+          throw err;
         },
       );
       await Promise.race([ended, condition(() => finished || paused || !!stopRequest || historyFull())]);
       if (!finished) {
+        cancelled = true;
         scope.cancel();
         await ended;
       }

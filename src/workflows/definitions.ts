@@ -9,6 +9,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CdcProgress, CdcTableCounters } from '../engine/cdc/types';
 import type { FreezeState } from '../engine/cutover/freeze';
+import type { DmsResources, DmsTaskView } from '../activities/dms';
 
 export const GATES = ['poc', 'assessment', 'cutover'] as const;
 export type GateName = (typeof GATES)[number];
@@ -531,6 +532,15 @@ export interface MigrationStatus {
   approvals: ApprovalRecord[];
   /** From ferry.yaml: full-load (the load runs under the freeze) or with CDC. */
   migrationType?: 'full-load' | 'full-load-and-cdc' | 'cdc';
+  /** native or aws-dms (ferry.yaml `engine`). */
+  engine?: 'native' | 'aws-dms';
+  /** engine aws-dms: the resources (created or adopted), the task's last view, the pre-cutover snapshot. */
+  dms?: {
+    resources: DmsResources;
+    task?: Omit<DmsTaskView, 'tables'>;
+    snapshot?: { identifier: string; arn: string; created: boolean };
+    teardown?: { name: string; detail: string }[];
+  };
   /** Full load only: the load's child workflow. */
   fullLoadWorkflowId?: string;
   /** Full load only: the dump of the frozen source taken at the cutover, the way back if it moved. */

@@ -285,16 +285,16 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       setPhase('fallback');
       const c = status.cutover!;
       step('freeze target', (await quick.freezeTarget({ migration: input.migration })).frozenAt);
-      const since = await quick.sourceSinceFreeze({
-        migration: input.migration,
-        restorePoint: status.restorePoint!,
-      });
-      if (since.unchanged) {
+      // Has the source moved since the freeze? Known where a restore point recorded its write counters.
+      const since = status.restorePoint
+        ? await quick.sourceSinceFreeze({ migration: input.migration, restorePoint: status.restorePoint })
+        : undefined;
+      if (since?.unchanged) {
         step(
           'source unchanged',
           'no table of the source was written since the freeze: it is as at the cutover',
         );
-      } else {
+      } else if (since) {
         step(
           'source changed',
           `written since the freeze: ${since.changedTables.slice(0, 20).join(', ')}; to go back to the ` +
@@ -303,24 +303,129 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       }
       await quick.unfreezeSource({ migration: input.migration, state: c.freezeState! });
       step('unfreeze source', 'the source takes writes again');
+      await teardownDms();
+      const snapshot = status.dms?.snapshot;
       tell(
         'fallback',
         `fallback of ${input.migration} done: point the application back at the source`,
-        `Fallback requested by ${fallbackRequest.by} (${fallbackRequest.reason}) after a full-load-only cutover. ` +
-          `The source database ${status.database} takes writes again; the target is read-only. Full load only: ` +
-          `what the application wrote on the target since ${c.switchedAt} is NOT on the source. ` +
-          (since.unchanged
-            ? 'The source is exactly as it was at the cutover.'
-            : `The source was written since the freeze (${since.changedTables.length} table(s)); the cutover's ` +
-              `state is in the restore point: ${since.restoreCommand}`),
+        `Fallback requested by ${fallbackRequest.by} (${fallbackRequest.reason}) after the cutover. ` +
+          `The source database ${status.database} takes writes again; the target is read-only. ` +
+          `What the application wrote on the target since ${c.switchedAt} is NOT on the source ` +
+          `(${status.engine === 'aws-dms' ? 'AWS DMS replicates one way' : 'full load only, no reverse replication'}). ` +
+          (since?.unchanged === false
+            ? `The source was written since the freeze (${since.changedTables.length} table(s)); the cutover's ` +
+              `state is in the restore point: ${since.restoreCommand}`
+            : 'The source is as it was at the cutover.') +
+          (snapshot ? ` The target's state before the cutover is in snapshot ${snapshot.identifier}.` : ''),
       );
       status.fallback!.done = true;
       await rb.audit.flush();
       return status;
     }
+    await teardownDms();
     setPhase('done');
     await rb.audit.flush();
     return status;
+  };
+
+  /** engine aws-dms, compensation: what Ferry created for the migration goes, in reverse order. */
+  const teardownDms = async () => {
+    if (!status.dms) return;
+    const t = await CancellationScope.nonCancellable(() =>
+      long.dmsTeardown({ migration: input.migration, resources: status.dms!.resources }),
+    );
+    status.dms.teardown = t.steps;
+    for (const x of t.steps) step(`dms: ${x.name}`, x.detail);
+  };
+
+  /**
+   * engine aws-dms: the same phases on AWS DMS. Provision creates (or adopts) the replication
+   * instance, the endpoints (connection-tested) and the task, and runs the DMS premigration
+   * assessment; the task loads and streams; DMS validates; gate `cutover`; a snapshot of the target
+   * Aurora cluster; the source frozen and DMS's slot drained to the freeze point; the task stopped;
+   * sequences and the switch as for the native engine.
+   */
+  const onAwsDms = async () => {
+    if (status.migrationType === 'full-load') {
+      throw ApplicationFailure.nonRetryable(
+        'engine aws-dms runs full-load-and-cdc or cdc migrations; for full-load only use engine native',
+        'CONFIG_INVALID',
+      );
+    }
+    const res = await long.dmsProvision({ migration: input.migration });
+    status.dms = { resources: res };
+    for (const f of res.assessment?.findings ?? []) {
+      status.findings.push(`${f.severity}: AWS DMS assessment ${f.id} [${f.object}]: ${f.message}`);
+    }
+    try {
+      const taskArn = res.task.arn;
+      setPhase('full-load');
+      await quick.dmsStartTask({ migration: input.migration, taskArn });
+      const { tables: _t, ...loaded } = await long.dmsWatchTask({
+        migration: input.migration,
+        taskArn,
+        until: 'full-load-done',
+      });
+      status.dms.task = loaded;
+      setPhase('cdc');
+      setPhase('validate');
+      // DMS validates while it streams: wait until no table is pending or mismatched.
+      for (;;) {
+        const { tables: _v, ...view } = await long.dmsWatchTask({
+          migration: input.migration,
+          taskArn,
+          until: 'full-load-done',
+        });
+        status.dms.task = view;
+        const v = view.validation;
+        if (!v.enabled || (v.pending === 0 && v.mismatched === 0)) break;
+        await sleep(30_000);
+      }
+      const v = status.dms.task!.validation;
+      await approveCutover(
+        `AWS DMS task ${res.task.identifier} has loaded ${status.database} and streams its changes` +
+          (v.enabled ? `; ${v.validated}/${v.tables} table(s) validated.` : '.'),
+      );
+      setPhase('cutover');
+      if (res.cluster) {
+        status.dms.snapshot = await long.dmsSnapshot({
+          migration: input.migration,
+          snapshotId: `${res.cluster.identifier}-ferry-pre-cutover-${info.runId.slice(0, 8)}`,
+        });
+      }
+      const slot = await quick.dmsSourceSlot({ migration: input.migration });
+      if (!slot.slotName) {
+        throw ApplicationFailure.nonRetryable(
+          `cannot drain AWS DMS at the cutover: ${slot.detail}`,
+          'CONFIG_INVALID',
+        );
+      }
+      const drained = await long.freezeAndDrain({ migration: input.migration, slotName: slot.slotName });
+      status.cutover = drained;
+      try {
+        const { tables: _c, ...last } = await long.dmsWatchTask({
+          migration: input.migration,
+          taskArn,
+          until: 'full-load-done',
+        });
+        status.dms.task = last;
+        await long.dmsStopTask({ migration: input.migration, taskArn });
+        status.cutover = await long.finishLoadCutover({
+          migration: input.migration,
+          view: drained,
+          validation: { mismatches: last.validation.mismatched, pending: last.validation.pending },
+        });
+      } catch (err) {
+        await CancellationScope.nonCancellable(() =>
+          quick.unfreezeSource({ migration: input.migration, state: drained.freezeState! }),
+        ).catch(() => undefined);
+        status.cutover = { ...status.cutover, freezeState: undefined };
+        throw err;
+      }
+    } catch (err) {
+      await teardownDms().catch((e) => status.findings.push(`error: AWS DMS teardown: ${errorMessage(e)}`));
+      throw err;
+    }
   };
 
   try {
@@ -332,6 +437,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       if (brief.owner) status.owner = brief.owner;
       if (brief.sla) status.sla = brief.sla;
       status.migrationType = brief.migrationType;
+      status.engine = brief.engine ?? 'native';
       // What the start command says wins over ferry.yaml's cutover: and provision: sections.
       opts.readyLag = input.readyLagSeconds ?? brief.cutover?.readyLagSeconds ?? opts.readyLag;
       opts.gateTimeoutMs = input.cutoverGateTimeout
@@ -374,6 +480,10 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       });
       status.findings.push(`info: ${workers.detail}`);
 
+      if (status.engine === 'aws-dms') {
+        await onAwsDms();
+        return;
+      }
       if (status.migrationType === 'full-load') {
         await loadUnderFreeze();
         return;
@@ -440,7 +550,8 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       await cdc.result();
     });
 
-    if (status.migrationType === 'full-load') return await watchWithoutReverse();
+    if (status.migrationType === 'full-load' || status.engine === 'aws-dms')
+      return await watchWithoutReverse();
     // Post-cutover watch: the target's writes flow back to the source, so a fallback loses nothing.
     setPhase('post-cutover');
     const c = status.cutover!;
@@ -454,7 +565,10 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
     ]);
     watch.cancel();
     await reverse.catch((err) => {
-      if (!isCancellation(err)) throw err;
+      if (isCancellation(err)) return;
+      // The stream was asked to stop: if its worker died, the cancel reaches a dead attempt and comes
+      // back as a timeout. The watch is over either way; a fallback drains with a fresh activity.
+      status.findings.push(`warning: the reverse stream did not stop cleanly: ${errorMessage(err)}`);
     });
     if (fallbackRequest) {
       setPhase('fallback');

@@ -32,10 +32,15 @@ export const CDC_MAPPING = {
   ],
 };
 
-/** Target query -> the source query the mapping says it must equal. */
+/**
+ * Target query -> the source query the mapping says it must equal. `label` is a string of length 300
+ * (rule 12): the target keeps its first 300 characters, which a long run reaches (the writer appends
+ * a dot to full_name at every update).
+ */
 const MAPPED: Record<string, string> = {
   'sales.clients': `SELECT id, external_id, email, full_name, "user", country_code, birth_date, preferences, tags,
-      loyalty_points, is_active, created_at, updated_at, upper(full_name) || ' <' || country_code || '>' AS label
+      loyalty_points, is_active, created_at, updated_at,
+      left(upper(full_name) || ' <' || country_code || '>', 300) AS label
       FROM sales.customers`,
   'hr.timesheets': `SELECT * FROM hr.timesheets WHERE work_date >= '2023-01-20'`,
 };

@@ -43,13 +43,18 @@ export function testServer(major: PgMajor): Promise<TestServer> {
   return s;
 }
 
-export function connect(server: TestServer, database = 'postgres'): Promise<Client> {
+export function connect(
+  server: TestServer,
+  database = 'postgres',
+  applicationName?: string,
+): Promise<Client> {
   const c = new Client({
     host: server.host,
     port: server.port,
     user: server.user,
     password: server.password,
     database,
+    ...(applicationName && { application_name: applicationName }),
   });
   return c.connect().then(() => c);
 }
