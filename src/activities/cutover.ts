@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { temporal } from '@temporalio/proto';
-import { getInventoryFor, type MigrationConfig } from '../config';
+import { getInventoryFor, type MigrationConfig, type Sla } from '../config';
 import type { PgConnInfo } from '../engine/connection';
 import { dumpDatabase } from '../engine/poc/dump';
 import { writeCounters } from '../engine/poc/verify';
@@ -42,6 +42,82 @@ interface CutoverProgress {
   frozenAt?: string;
   freezeLsn?: string;
   freeze?: FreezeState;
+}
+
+/**
+ * One attempt at a cutover step that freezes the source: its view, its steps and heartbeats. The
+ * heartbeat details carry the freeze, so a retried attempt takes over the freeze (and freeze point)
+ * its predecessor made instead of freezing twice (a second read-only freeze would record "on" as the
+ * setting to restore).
+ */
+class CutoverAttempt {
+  readonly view: CutoverView = { steps: [] };
+  private readonly ctx = Context.current();
+
+  constructor(private readonly hbMs: number) {
+    const prev = this.ctx.info.heartbeatDetails as CutoverProgress | undefined;
+    if (prev?.freeze && prev.frozenAt) {
+      this.view.freezeState = prev.freeze;
+      this.view.frozenAt = prev.frozenAt;
+      this.view.method = prev.freeze.method;
+      if (prev.freezeLsn) this.view.freezeLsn = prev.freezeLsn;
+    }
+  }
+
+  beat(extra: Record<string, unknown> = {}): void {
+    const v = this.view;
+    this.ctx.heartbeat({
+      step: v.steps.at(-1)?.name ?? 'start',
+      frozenAt: v.frozenAt,
+      freezeLsn: v.freezeLsn,
+      freeze: v.freezeState,
+      ...extra,
+    } satisfies CutoverProgress & Record<string, unknown>);
+  }
+
+  step(name: string, detail?: string): void {
+    this.view.steps.push({ name, at: new Date().toISOString(), ...(detail && { detail }) });
+    this.beat();
+  }
+
+  /** Beat on a timer while `work` runs: a long drain, dump or switch hook outlasts a heartbeat timeout. */
+  async keepAlive<T>(work: () => Promise<T>, extra?: () => Record<string, unknown>): Promise<T> {
+    const timer = setInterval(() => this.beat(extra?.()), this.hbMs);
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /**
+   * The SLA's window (a fresh freeze is refused outside it), then the freeze of the source's writes,
+   * as ferry.yaml's `cutover:` says, or the one a previous attempt made.
+   */
+  async windowAndFreeze(m: MigrationConfig, sla: Sla, sourceConn: PgConnInfo): Promise<FreezeState> {
+    const v = this.view;
+    const window = checkWindow(sla, new Date());
+    v.window = { ok: window.ok, reason: window.reason };
+    if (!window.ok && !v.freezeState) {
+      throw new FerryError(ErrorType.CONFIG_INVALID, `cutover refused: ${window.reason}`);
+    }
+    this.step('window', window.reason);
+    if (v.freezeState) {
+      this.step('freeze', 'kept from the previous attempt');
+      return v.freezeState;
+    }
+    const h = await freezeWrites(sourceConn, {
+      databases: [sourceConn.database],
+      method: m.cutover.freeze,
+      ...(m.cutover.freezeHook && { hook: m.cutover.freezeHook }),
+      terminate: m.cutover.terminateSessions,
+    });
+    v.freezeState = h.state;
+    v.frozenAt = h.frozenAt.toISOString();
+    v.method = h.method;
+    this.step('freeze', h.description + (h.warnings.length ? `; ${h.warnings.join('; ')}` : ''));
+    return h.state;
+  }
 }
 
 /** A dump of the frozen source (full load only): what a fallback restores from if the source moved. */
@@ -127,64 +203,36 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
     }> {
       return wrap(async () => {
         const ctx = Context.current();
-        const prev = ctx.info.heartbeatDetails as CutoverProgress | undefined;
         const { cfg, m, source, sourceConn } = await migrationEndpoints(deps.configPath, input.migration);
         const sla = getInventoryFor(cfg, m.source, sourceDatabase(m, source))?.sla ?? {};
-        const view: CutoverView = { steps: [] };
-        let freeze: FreezeState | undefined = prev?.freeze;
-        let frozenAt = prev?.frozenAt;
-        const step = (name: string, detail?: string) => {
-          view.steps.push({ name, at: new Date().toISOString(), ...(detail && { detail }) });
-          ctx.heartbeat({ step: name, frozenAt, freeze } satisfies CutoverProgress);
-        };
-        const window = checkWindow(sla, new Date());
-        view.window = { ok: window.ok, reason: window.reason };
-        if (!window.ok && !freeze)
-          throw new FerryError(ErrorType.CONFIG_INVALID, `cutover refused: ${window.reason}`);
-        step('window', window.reason);
-        if (!freeze || !frozenAt) {
-          const h = await freezeWrites(sourceConn, {
-            databases: [sourceConn.database],
-            method: m.cutover.freeze,
-            ...(m.cutover.freezeHook && { hook: m.cutover.freezeHook }),
-            terminate: m.cutover.terminateSessions,
-          });
-          freeze = h.state;
-          frozenAt = h.frozenAt.toISOString();
-          view.method = h.method;
-          step('freeze', h.description + (h.warnings.length ? `; ${h.warnings.join('; ')}` : ''));
-        } else {
-          view.method = freeze.method;
-          step('freeze', 'kept from the previous attempt');
-        }
-        view.freezeState = freeze;
-        view.frozenAt = frozenAt;
+        const attempt = new CutoverAttempt(deps.heartbeatMs ?? 5000);
+        const freeze = await attempt.windowAndFreeze(m, sla, sourceConn);
         try {
           const dir = path.join(cfg.workDir, m.name);
           await fs.mkdir(dir, { recursive: true, mode: 0o700 });
           const base = path.join(dir, `pre-cutover-${input.runId}`);
           let bytes = 0;
-          const hb = setInterval(
-            () => ctx.heartbeat({ step: 'dump', frozenAt, freeze, bytes }),
-            deps.heartbeatMs ?? 5000,
+          const d = await attempt.keepAlive(
+            () =>
+              dumpDatabase({
+                conn: sourceConn,
+                scope: { schemas: [], tables: [] },
+                compression: m.poc.compression,
+                outFile: `${base}.dump`,
+                signal: ctx.cancellationSignal,
+                onProgress: (p) => (bytes = p.bytes),
+              }),
+            () => ({ bytes }),
           );
-          const d = await dumpDatabase({
-            conn: sourceConn,
-            scope: { schemas: [], tables: [] },
-            compression: m.poc.compression,
-            outFile: `${base}.dump`,
-            signal: ctx.cancellationSignal,
-            onProgress: (p) => (bytes = p.bytes),
-          }).finally(() => clearInterval(hb));
           // Read after the dump: the statistics of the last writes before the freeze have arrived by now.
           const writes = await writeCounters(sourceConn);
           await fs.writeFile(`${base}.writes.json`, JSON.stringify(writes));
-          step(
+          attempt.step(
             'restore point',
             `pg_dump of the frozen source: ${d.file} (${d.bytes} bytes in ${d.seconds.toFixed(1)} s)`,
           );
           return {
-            view,
+            view: attempt.view,
             restorePoint: { file: d.file, bytes: d.bytes, writesFile: `${base}.writes.json` },
           };
         } catch (err) {
@@ -253,61 +301,29 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
     async freezeAndDrain(input: { migration: string; slotName: string }): Promise<CutoverView> {
       return wrap(async () => {
         const ctx = Context.current();
-        const prev = ctx.info.heartbeatDetails as CutoverProgress | undefined;
         const { cfg, m, source, sourceConn, targetConn } = await migrationEndpoints(
           deps.configPath,
           input.migration,
         );
         const sla = getInventoryFor(cfg, m.source, sourceDatabase(m, source))?.sla ?? {};
-        const view: CutoverView = { steps: [] };
-        let freeze: FreezeState | undefined = prev?.freeze;
-        const beat = () =>
-          ctx.heartbeat({
-            step: view.steps.at(-1)?.name ?? 'start',
-            frozenAt: view.frozenAt,
-            freezeLsn: view.freezeLsn,
-            freeze,
-          } satisfies CutoverProgress);
-        const step = (name: string, detail?: string) => {
-          view.steps.push({ name, at: new Date().toISOString(), ...(detail && { detail }) });
-          beat();
-        };
-        const window = checkWindow(sla, new Date());
-        view.window = { ok: window.ok, reason: window.reason };
-        if (!window.ok && !freeze)
-          throw new FerryError(ErrorType.CONFIG_INVALID, `cutover refused: ${window.reason}`);
-        step('window', window.reason);
-        if (!freeze || !prev?.frozenAt) {
-          const h = await freezeWrites(sourceConn, {
-            databases: [sourceConn.database],
-            method: m.cutover.freeze,
-            ...(m.cutover.freezeHook && { hook: m.cutover.freezeHook }),
-            terminate: m.cutover.terminateSessions,
-          });
-          freeze = h.state;
-          view.frozenAt = h.frozenAt.toISOString();
-          view.method = h.method;
-          step('freeze', h.description + (h.warnings.length ? `; ${h.warnings.join('; ')}` : ''));
-        } else {
-          view.frozenAt = prev.frozenAt;
-          view.method = freeze.method;
-          step('freeze', 'kept from the previous attempt');
-        }
-        view.freezeState = freeze;
-        const timer = setInterval(beat, deps.heartbeatMs ?? 5000);
+        const attempt = new CutoverAttempt(deps.heartbeatMs ?? 5000);
+        const view = attempt.view;
+        const freeze = await attempt.windowAndFreeze(m, sla, sourceConn);
         try {
-          const lag = await waitForZeroLag({
-            source: sourceConn,
-            target: targetConn,
-            migration: m.name,
-            slotName: input.slotName,
-            ...(prev?.freezeLsn && { freezeLsn: prev.freezeLsn }),
-            signal: ctx.cancellationSignal,
-            onProgress: (p) => (view.freezeLsn = p.freezeLsn),
-          });
+          const lag = await attempt.keepAlive(() =>
+            waitForZeroLag({
+              source: sourceConn,
+              target: targetConn,
+              migration: m.name,
+              slotName: input.slotName,
+              ...(view.freezeLsn && { freezeLsn: view.freezeLsn }),
+              signal: ctx.cancellationSignal,
+              onProgress: (p) => (view.freezeLsn = p.freezeLsn),
+            }),
+          );
           view.freezeLsn = lag.freezeLsn;
           view.lagZeroAt = lag.lagZeroAt.toISOString();
-          step(
+          attempt.step(
             'drained',
             `AWS DMS confirmed ${lag.appliedLsn} ≥ freeze point ${lag.freezeLsn} on slot ${input.slotName}`,
           );
@@ -315,8 +331,6 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
         } catch (err) {
           await undoFreeze(sourceConn, freeze).catch(() => undefined);
           throw err;
-        } finally {
-          clearInterval(timer);
         }
       });
     },
@@ -349,74 +363,25 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
     }): Promise<CutoverView> {
       return wrap(async () => {
         const ctx = Context.current();
-        const prev = ctx.info.heartbeatDetails as CutoverProgress | undefined;
         const { cfg, m, source, sourceConn, targetConn } = await migrationEndpoints(
           deps.configPath,
           input.migration,
         );
         const sla = getInventoryFor(cfg, m.source, sourceDatabase(m, source))?.sla ?? {};
-        const view: CutoverView = { steps: [] };
-        const step = (name: string, detail?: string) => {
-          view.steps.push({ name, at: new Date().toISOString(), ...(detail && { detail }) });
-          ctx.heartbeat({
-            step: name,
-            frozenAt: view.frozenAt,
-            freezeLsn: view.freezeLsn,
-            freeze,
-          } satisfies CutoverProgress);
-        };
-        let freeze: FreezeState | undefined = prev?.freeze;
-        // Beats on a timer too: a long drain or switch hook must not outlast the heartbeat timeout.
-        const timer = setInterval(
-          () =>
-            ctx.heartbeat({
-              step: view.steps.at(-1)?.name ?? 'start',
-              frozenAt: view.frozenAt,
-              freezeLsn: view.freezeLsn,
-              freeze,
-            } satisfies CutoverProgress),
-          deps.heartbeatMs ?? 5000,
-        );
+        const attempt = new CutoverAttempt(deps.heartbeatMs ?? 5000);
+        const view = attempt.view;
+        const step = (name: string, detail?: string) => attempt.step(name, detail);
+        const freeze = await attempt.windowAndFreeze(m, sla, sourceConn);
         try {
-          const window = checkWindow(sla, new Date(), {
-            ...(sla.maxDowntime !== undefined && { downtimeMs: sla.maxDowntime * 1000 }),
-          });
-          view.window = { ok: window.ok, reason: window.reason };
-          if (!window.ok && !freeze) {
-            throw new FerryError(ErrorType.CONFIG_INVALID, `cutover refused: ${window.reason}`);
-          }
-          step('window', window.reason);
-
-          let frozenAt = prev?.frozenAt ? new Date(prev.frozenAt) : undefined;
-          if (!freeze || !frozenAt) {
-            const h = await freezeWrites(sourceConn, {
-              databases: [sourceConn.database],
-              method: m.cutover.freeze,
-              ...(m.cutover.freezeHook && { hook: m.cutover.freezeHook }),
-              terminate: m.cutover.terminateSessions,
-            });
-            freeze = h.state;
-            frozenAt = h.frozenAt;
-            view.method = h.method;
-            view.freezeState = h.state;
-            view.frozenAt = h.frozenAt.toISOString();
-            step('freeze', h.description + (h.warnings.length ? `; ${h.warnings.join('; ')}` : ''));
-          } else {
-            view.method = freeze.method;
-            view.freezeState = freeze;
-            view.frozenAt = frozenAt.toISOString();
-            step('freeze', 'kept from the previous attempt');
-          }
-          try {
+          return await attempt.keepAlive(async () => {
             const lag = await waitForZeroLag({
               source: sourceConn,
               target: targetConn,
               migration: m.name,
               slotName: input.slotName,
-              ...(prev?.freezeLsn && { freezeLsn: prev.freezeLsn }),
+              ...(view.freezeLsn && { freezeLsn: view.freezeLsn }),
               signal: ctx.cancellationSignal,
-              onProgress: () =>
-                ctx.heartbeat({ step: 'drain', frozenAt: view.frozenAt, freezeLsn: view.freezeLsn, freeze }),
+              onProgress: (p) => (view.freezeLsn = p.freezeLsn),
             });
             view.freezeLsn = lag.freezeLsn;
             view.lagZeroAt = lag.lagZeroAt.toISOString();
@@ -457,15 +422,13 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
             step('reverse', `reverse replication slot ${rev.slotName} on the target from ${rev.startLsn}`);
 
             const switchedAt = await switchApplication(m, targetConn, view, step);
-            Object.assign(view, freezeVerdict({ frozenAt }, switchedAt, sla.maxDowntime));
+            Object.assign(view, freezeVerdict({ frozenAt: view.frozenAt! }, switchedAt, sla.maxDowntime));
             return view;
-          } catch (err) {
-            // Compensation: the source takes writes again; CDC keeps the target in step.
-            await undoFreeze(sourceConn, freeze).catch(() => undefined);
-            throw err;
-          }
-        } finally {
-          clearInterval(timer);
+          });
+        } catch (err) {
+          // Compensation: the source takes writes again; CDC keeps the target in step.
+          await undoFreeze(sourceConn, freeze).catch(() => undefined);
+          throw err;
         }
       });
     },
