@@ -18,9 +18,9 @@ import {
   type RDSClient,
   RestoreDBClusterFromSnapshotCommand,
 } from '@aws-sdk/client-rds';
-import { DmsError, DmsErrorType, ErrorType, isAlreadyExists, isNotFound } from './errors';
+import { DmsError, DmsErrorType, ErrorType, isAlreadyExists } from './errors';
 import { type RestoreClusterSpec, clusterSnapshotRequest, restoreClusterRequest } from './requests';
-import { type RetryOptions, type WaitOptions, poll, withRetry } from './retry';
+import { findOne, type RetryOptions, type WaitOptions, poll } from './retry';
 import { type FerryTagInfo, taggedForMigration } from './spec';
 
 export interface ClusterView {
@@ -40,16 +40,11 @@ async function findCluster(
   identifier: string,
   retry?: RetryOptions,
 ): Promise<DBCluster | undefined> {
-  try {
-    const out = await withRetry(
-      () => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier })),
-      retry,
-    );
-    return out.DBClusters?.[0];
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return findOne(
+    () => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier })),
+    (out) => out.DBClusters?.[0],
+    retry,
+  );
 }
 
 /** The target cluster; CONFIG_INVALID if it does not exist or is not Aurora PostgreSQL. */
@@ -96,16 +91,11 @@ async function findSnapshot(
   identifier: string,
   retry?: RetryOptions,
 ): Promise<DBClusterSnapshot | undefined> {
-  try {
-    const out = await withRetry(
-      () => rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: identifier })),
-      retry,
-    );
-    return out.DBClusterSnapshots?.[0];
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return findOne(
+    () => rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: identifier })),
+    (out) => out.DBClusterSnapshots?.[0],
+    retry,
+  );
 }
 
 function snapshotRef(

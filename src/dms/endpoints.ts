@@ -15,7 +15,7 @@ import { DmsError, DmsErrorType, ErrorType, awsErrorName, isAlreadyExists, isNot
 import { type EnsureResult, busyIfInvalidState } from './instance';
 import { type DeleteOptions, type DeleteResult, createdByFerry, refuseDelete } from './ownership';
 import { checkEngine, endpointRequest } from './requests';
-import { type RetryOptions, type WaitOptions, poll, withRetry } from './retry';
+import { findOne, type RetryOptions, type WaitOptions, poll } from './retry';
 import type { EndpointSpec, FerryTagInfo } from './spec';
 
 export async function findEndpoint(
@@ -23,17 +23,12 @@ export async function findEndpoint(
   identifier: string,
   retry?: RetryOptions,
 ): Promise<Endpoint | undefined> {
-  try {
-    const out = await withRetry(
-      () =>
-        dms.send(new DescribeEndpointsCommand({ Filters: [{ Name: 'endpoint-id', Values: [identifier] }] })),
-      retry,
-    );
-    return out.Endpoints?.[0];
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return findOne(
+    () =>
+      dms.send(new DescribeEndpointsCommand({ Filters: [{ Name: 'endpoint-id', Values: [identifier] }] })),
+    (out) => out.Endpoints?.[0],
+    retry,
+  );
 }
 
 /**

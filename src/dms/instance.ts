@@ -10,7 +10,7 @@ import {
 import { DmsError, DmsErrorType, isAlreadyExists, isNotFound } from './errors';
 import { type DeleteOptions, type DeleteResult, createdByFerry, refuseDelete } from './ownership';
 import { replicationInstanceRequest } from './requests';
-import { type RetryOptions, type WaitOptions, poll, withRetry } from './retry';
+import { findOne, type RetryOptions, type WaitOptions, poll } from './retry';
 import type { FerryTagInfo, ReplicationInstanceSpec } from './spec';
 
 export interface EnsureResult {
@@ -55,18 +55,11 @@ async function describeOne(
   value: string,
   retry?: RetryOptions,
 ): Promise<ReplicationInstance | undefined> {
-  try {
-    const out = await withRetry(
-      () =>
-        dms.send(new DescribeReplicationInstancesCommand({ Filters: [{ Name: filter, Values: [value] }] })),
-      retry,
-    );
-    return out.ReplicationInstances?.[0];
-  } catch (err) {
-    // DMS answers an empty filter match with ResourceNotFoundFault, not an empty list.
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return findOne(
+    () => dms.send(new DescribeReplicationInstancesCommand({ Filters: [{ Name: filter, Values: [value] }] })),
+    (out) => out.ReplicationInstances?.[0],
+    retry,
+  );
 }
 
 /**

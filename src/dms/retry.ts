@@ -2,7 +2,7 @@
 // exponential backoff for describe calls, and the abortable poll every wait of the adapter uses, so an
 // activity can heartbeat from onProgress and cancel through its AbortSignal. No loop here gives up
 // silently: each ends in a value, a DmsError, or the abort.
-import { DmsError, DmsErrorType, awsErrorName } from './errors';
+import { DmsError, DmsErrorType, awsErrorName, isNotFound } from './errors';
 
 const THROTTLING = new Set([
   'ThrottlingException',
@@ -174,5 +174,23 @@ export async function poll<S, T>(
         { details: { status: r.status } },
       );
     await sleep(pollMs, opts.signal);
+  }
+}
+
+/**
+ * A describe that may find nothing: `pick` takes the one result from the answer. DMS answers a filter
+ * that matches nothing with ResourceNotFoundFault (RDS with DBCluster*NotFoundFault), not an empty list:
+ * both mean undefined. Other errors are retried (`withRetry`) and then thrown.
+ */
+export async function findOne<O, T>(
+  call: () => Promise<O>,
+  pick: (out: O) => T | undefined,
+  retry?: RetryOptions,
+): Promise<T | undefined> {
+  try {
+    return pick(await withRetry(call, retry));
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
   }
 }

@@ -24,7 +24,7 @@ import { DmsError, DmsErrorType, awsErrorName, isAlreadyExists, isNotFound } fro
 import { type EnsureResult, busyIfInvalidState } from './instance';
 import { type DeleteOptions, type DeleteResult, createdByFerry, refuseDelete } from './ownership';
 import { replicationTaskRequest } from './requests';
-import { type RetryOptions, type WaitOptions, poll, withRetry } from './retry';
+import { findOne, type RetryOptions, type WaitOptions, poll, withRetry } from './retry';
 import type { FerryTagInfo, ReplicationTaskSpec } from './spec';
 
 export interface TaskArns {
@@ -47,23 +47,18 @@ async function describeTaskBy(
   value: string,
   retry?: RetryOptions,
 ): Promise<ReplicationTask | undefined> {
-  try {
-    const out = await withRetry(
-      () =>
-        dms.send(
-          new DescribeReplicationTasksCommand({
-            Filters: [{ Name: filter, Values: [value] }],
-            // The mapping and settings can be large; status and stats are what is needed here.
-            WithoutSettings: true,
-          }),
-        ),
-      retry,
-    );
-    return out.ReplicationTasks?.[0];
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return findOne(
+    () =>
+      dms.send(
+        new DescribeReplicationTasksCommand({
+          Filters: [{ Name: filter, Values: [value] }],
+          // The mapping and settings can be large; status and stats are what is needed here.
+          WithoutSettings: true,
+        }),
+      ),
+    (out) => out.ReplicationTasks?.[0],
+    retry,
+  );
 }
 
 /**
