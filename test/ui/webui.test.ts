@@ -218,7 +218,8 @@ describe('Temporal Web UI: a migration found by its search attributes, its gate 
       );
       // The filter is the query's, shown as chips; the row is the running migration.
       await p.getByText(`FerryPendingGate = "cutover"`).waitFor();
-      await p.getByText('1 RUNNING').waitFor();
+      // The count badge (its text is "1 Running", shown upper case); exact, or the row's text matches too.
+      await p.getByTestId('workflow-status-Running').getByText('1 Running', { exact: true }).waitFor();
 
       await row.click();
       await p.getByRole('tab', { name: 'Search Attributes' }).click();
