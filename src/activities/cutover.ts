@@ -19,6 +19,8 @@ import {
   syncSequencesAbove,
   undoFreeze,
   waitForZeroLag,
+  type WaitForZeroLagOptions,
+  type ZeroLag,
 } from '../engine/cutover';
 import { loadPlan } from '../engine/plan-store';
 import { readSourceCatalog } from '../engine/catalog';
@@ -88,6 +90,27 @@ class CutoverAttempt {
     } finally {
       clearInterval(timer);
     }
+  }
+
+  /**
+   * Wait until `slotName`'s consumer (Ferry's CDC, or AWS DMS) has applied up to the freeze point (a
+   * retried attempt keeps the first one), beating meanwhile; records the point and when it was reached.
+   */
+  async drain(
+    opts: Pick<WaitForZeroLagOptions, 'source' | 'target' | 'migration' | 'slotName'>,
+  ): Promise<ZeroLag> {
+    const v = this.view;
+    const lag = await this.keepAlive(() =>
+      waitForZeroLag({
+        ...opts,
+        ...(v.freezeLsn && { freezeLsn: v.freezeLsn }),
+        signal: this.ctx.cancellationSignal,
+        onProgress: (p) => (v.freezeLsn = p.freezeLsn),
+      }),
+    );
+    v.freezeLsn = lag.freezeLsn;
+    v.lagZeroAt = lag.lagZeroAt.toISOString();
+    return lag;
   }
 
   /**
@@ -300,7 +323,6 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
      */
     async freezeAndDrain(input: { migration: string; slotName: string }): Promise<CutoverView> {
       return wrap(async () => {
-        const ctx = Context.current();
         const { cfg, m, source, sourceConn, targetConn } = await migrationEndpoints(
           deps.configPath,
           input.migration,
@@ -310,19 +332,12 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
         const view = attempt.view;
         const freeze = await attempt.windowAndFreeze(m, sla, sourceConn);
         try {
-          const lag = await attempt.keepAlive(() =>
-            waitForZeroLag({
-              source: sourceConn,
-              target: targetConn,
-              migration: m.name,
-              slotName: input.slotName,
-              ...(view.freezeLsn && { freezeLsn: view.freezeLsn }),
-              signal: ctx.cancellationSignal,
-              onProgress: (p) => (view.freezeLsn = p.freezeLsn),
-            }),
-          );
-          view.freezeLsn = lag.freezeLsn;
-          view.lagZeroAt = lag.lagZeroAt.toISOString();
+          const lag = await attempt.drain({
+            source: sourceConn,
+            target: targetConn,
+            migration: m.name,
+            slotName: input.slotName,
+          });
           attempt.step(
             'drained',
             `AWS DMS confirmed ${lag.appliedLsn} ≥ freeze point ${lag.freezeLsn} on slot ${input.slotName}`,
@@ -374,17 +389,12 @@ export function createCutoverActivities(deps: CutoverActivityDeps) {
         const freeze = await attempt.windowAndFreeze(m, sla, sourceConn);
         try {
           return await attempt.keepAlive(async () => {
-            const lag = await waitForZeroLag({
+            const lag = await attempt.drain({
               source: sourceConn,
               target: targetConn,
               migration: m.name,
               slotName: input.slotName,
-              ...(view.freezeLsn && { freezeLsn: view.freezeLsn }),
-              signal: ctx.cancellationSignal,
-              onProgress: (p) => (view.freezeLsn = p.freezeLsn),
             });
-            view.freezeLsn = lag.freezeLsn;
-            view.lagZeroAt = lag.lagZeroAt.toISOString();
             step(
               'drained',
               `applied ${lag.appliedLsn} ≥ freeze point ${lag.freezeLsn} after ${lag.waitedMs} ms`,
