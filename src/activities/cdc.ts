@@ -17,7 +17,7 @@ import { dropSlot } from '../engine/fullload/snapshot';
 import { ensureCdcTables, tableCounters } from '../engine/cdc/progress';
 import { runCdc } from '../engine/cdc/runner';
 import { adoptNewTables } from '../engine/cdc/new-tables';
-import { type CdcProgress, compareLsn } from '../engine/cdc/types';
+import type { CdcProgress } from '../engine/cdc/types';
 import { compilePlan, loadMappingFiles } from '../mapping';
 import { metrics } from '../metrics';
 import { withHeartbeat } from './heartbeat';
@@ -146,6 +146,7 @@ export function createCdcActivities(deps: CdcActivityDeps) {
               source: sourceConn,
               target: targetConn,
               publication: start.publication,
+              slotName: start.slotName,
               plan,
               compile: (cat) => compilePlan(files.mapping, cat, files.settings, { findings: files.findings }),
             }),
@@ -154,11 +155,9 @@ export function createCdcActivities(deps: CdcActivityDeps) {
           plan = adopted.plan;
           catalog = adopted.catalog;
           const planId = await savePlan(targetConn, m.name, plan, catalog);
-          const tolerantUntil =
-            start.tolerantUntil && compareLsn(start.tolerantUntil, adopted.copiedUntil) > 0
-              ? start.tolerantUntil
-              : adopted.copiedUntil;
-          start = { ...start, planId, tolerantUntil };
+          const skipBefore = { ...start.skipBefore };
+          for (const t of adopted.added) skipBefore[t] = adopted.copiedAt;
+          start = { ...start, planId, skipBefore };
           await ctx.client.workflow
             .getHandle(input.workflowId)
             .signal(cdcPlanSignal, { start, added: adopted.added, findings: adopted.findings });
@@ -182,6 +181,7 @@ export function createCdcActivities(deps: CdcActivityDeps) {
             publication: start.publication,
             startLsn: start.startLsn,
             tolerantUntil: start.tolerantUntil,
+            skipBefore: start.skipBefore,
             signal: window.signal,
             progressIntervalMs: Math.min(deps.heartbeatMs ?? 2_000, input.progressSeconds * 1000),
             ...(m.cdc.journal?.enabled && {

@@ -16,6 +16,7 @@ import {
   planSegments,
   recordedSegments,
   recordSegments,
+  resetTableLoad,
   segmentRows,
   setTableState,
   syncSequences as engineSyncSequences,
@@ -29,8 +30,10 @@ import {
   publishSnapshot,
   retractSnapshot,
   savePlan,
+  snapshotBoundaries,
   snapshotGenerations,
 } from '../engine/plan-store';
+import { compareLsn } from '../engine/cdc/types';
 import { ErrorType, FerryError } from '../errors';
 import { metrics } from '../metrics';
 import { compilePlan, loadMappingFiles } from '../mapping';
@@ -119,6 +122,34 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
     return s;
   }
 
+
+  /** Split a table into segments under `snapshotId`, and record them (and the table as loading). */
+  async function planTable(
+    sourceConn: PgConnInfo,
+    targetConn: PgConnInfo,
+    migration: string,
+    catalog: SourceCatalog,
+    table: TablePlan,
+    snapshotId: string,
+  ) {
+    const cat = catalog.tables.find((t) => t.schema === table.source.schema && t.name === table.source.name);
+    if (!cat)
+      throw new FerryError(ErrorType.CONFIG_INVALID, `table ${tableKey(table)} is not in the stored catalog`);
+    const segments = await planSegments(sourceConn, snapshotId, table, cat);
+    await recordSegments(targetConn, {
+      migration,
+      table,
+      segments,
+      filter: filterSql(table.filter),
+      snapshot: snapshotId,
+    });
+    await setTableState(targetConn, migration, table, 'loading', {
+      snapshot: snapshotId,
+      segments: segments.length,
+    });
+    return segments;
+  }
+
   return {
     /**
      * Read the source catalog, compile the DMS mapping and settings into a plan, store it on the
@@ -178,16 +209,20 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
       return wrap(async () => {
         const { sourceConn, targetConn } = await endpoints(input.migration);
         // full-load-and-cdc: the first holder creates the slot with its snapshot. A retry finds the slot
-        // (still at its consistent point: nothing streams it yet) and exports a plain, later snapshot;
-        // CDC then replays from the slot idempotently up to that snapshot's position.
+        // (still at its consistent point: nothing streams it yet) and exports a later snapshot from a
+        // temporary slot, whose consistent point is that snapshot's exact WAL boundary: CDC skips, for
+        // each table copied under it, exactly the changes the copy holds (settleSnapshots).
         const withSlot =
           input.slotName && !(await slotInfo(sourceConn, input.slotName)) ? input.slotName : undefined;
         const ctx = Context.current();
+        const temporarySlot =
+          input.slotName && !withSlot ? `${input.slotName.slice(0, 50)}_snap${ctx.info.attempt}` : undefined;
         const holder = `${ctx.info.workflowExecution?.workflowId}/${ctx.info.activityId}#${ctx.info.attempt}`;
         let published: Promise<unknown> = Promise.resolve();
         try {
           await engineHoldSnapshot(sourceConn, {
             slotName: withSlot,
+            temporarySlot,
             signal: ctx.cancellationSignal,
             // Short: the keepalive heartbeat is how the holder hears it is cancelled.
             keepaliveMs: Math.min(hbMs, 1_000),
@@ -262,23 +297,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         const existing = await recordedSegments(targetConn, m.name, table, ANY_SNAPSHOT);
         if (existing) return { segments: existing.length, notes: [] };
         const snap = await snapshotFor(targetConn, m.name, input.planId);
-        const cat = catalog.tables.find(
-          (t) => t.schema === table.source.schema && t.name === table.source.name,
-        );
-        if (!cat)
-          throw new FerryError(ErrorType.CONFIG_INVALID, `table ${input.table} is not in the stored catalog`);
-        const segments = await planSegments(sourceConn, snap.snapshotId, table, cat);
-        await recordSegments(targetConn, {
-          migration: m.name,
-          table,
-          segments,
-          filter: filterSql(table.filter),
-          snapshot: snap.snapshotId,
-        });
-        await setTableState(targetConn, m.name, table, 'loading', {
-          snapshot: snap.snapshotId,
-          segments: segments.length,
-        });
+        const segments = await planTable(sourceConn, targetConn, m.name, catalog, table, snap.snapshotId);
         return { segments: segments.length, notes: segments.flatMap((s) => (s.note ? [s.note] : [])) };
       }, input.migration);
     },
@@ -391,6 +410,91 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           snapshots: await snapshotGenerations(targetConn, m.name, input.planId),
           ...(current?.consistentLsn && { consistentLsn: current.consistentLsn }),
         };
+      }, input.migration);
+    },
+
+    /**
+     * After every segment is in, while the snapshot is still held: which snapshot each table was read
+     * under. More than one (the holder restarted) and CDC follows (`slotName`):
+     * - a table whose segments read different snapshots is emptied and copied again, whole, under the
+     *   current one (a key-less table's rows cannot be told apart by snapshot afterwards);
+     * - a table read under a later snapshot than the slot's gets its exact boundary in `skipBefore`:
+     *   CDC skips that table's transactions committed before it, which the copy already holds.
+     * Without CDC nothing is reloaded: `snapshots` > 1 is reported (segments read different instants).
+     * `tolerantUntil` is set only for a load that recorded no exact boundary (started by an older Ferry).
+     */
+    async settleSnapshots(input: { migration: string; planId: string; slotName?: string }): Promise<{
+      snapshots: number;
+      skipBefore: Record<string, string>;
+      reloaded: { table: string; rows: number }[];
+      tolerantUntil?: string;
+    }> {
+      return wrap(async () => {
+        const { m, sourceConn, targetConn } = await endpoints(input.migration);
+        const { plan, catalog } = await planFor(targetConn, m.name, input.planId);
+        const bounds = await snapshotBoundaries(targetConn, m.name, input.planId);
+        // The snapshots each table's segments were read under; undefined: not every segment is done
+        // (a reload below died half way).
+        const readBy = new Map<string, Set<string> | undefined>();
+        for (const table of plan.tables) {
+          const rows = await segmentRows(targetConn, m.name, table);
+          const complete = rows.length > 0 && rows.every((r) => r.state === 'done' && r.snapshot);
+          readBy.set(tableKey(table), complete ? new Set(rows.map((r) => r.snapshot!)) : undefined);
+        }
+        const used = new Set([...readBy.values()].flatMap((x) => [...(x ?? [])]));
+        const result = { snapshots: used.size, skipBefore: {} as Record<string, string>, reloaded: [] as { table: string; rows: number }[] };
+        if (used.size <= 1 || !input.slotName) return result;
+        if ([...used].some((id) => !bounds.get(id)?.exact)) {
+          // Exported before boundaries were recorded: only the idempotent catch-up (keyed tables) is left.
+          const current = await currentSnapshot(targetConn, m.name, input.planId);
+          return { ...result, ...(current?.consistentLsn && { tolerantUntil: current.consistentLsn }) };
+        }
+        const slot = await slotInfo(sourceConn, input.slotName);
+        if (!slot?.confirmedFlushLsn) {
+          throw new FerryError(
+            ErrorType.REPLICATION_NOT_READY,
+            `slot ${input.slotName} of ${m.name} is gone from the source: CDC cannot follow this load; start the migration again`,
+          );
+        }
+        const snap = await snapshotFor(targetConn, m.name, input.planId);
+        let step = '';
+        await withHeartbeat(
+          hbMs,
+          () => ({ step }),
+          async (signal) => {
+            for (const table of plan.tables) {
+              const key = tableKey(table);
+              const read = readBy.get(key);
+              // A table no segment of which was planned (no rows at all) has nothing to settle.
+              if (read === undefined && !(await segmentRows(targetConn, m.name, table)).length) continue;
+              let ids = [...(read ?? [])];
+              if (read === undefined || ids.length > 1) {
+                step = `reloading ${key} under snapshot ${snap.snapshotId}`;
+                await resetTableLoad(targetConn, m.name, table);
+                const segments = await planTable(sourceConn, targetConn, m.name, catalog, table, snap.snapshotId);
+                let rows = 0;
+                for (const segment of segments) {
+                  const r = await engineCopySegment({
+                    migration: m.name,
+                    source: sourceConn,
+                    target: targetConn,
+                    snapshotId: snap.snapshotId,
+                    table,
+                    segment,
+                    signal,
+                  });
+                  rows += r.rows;
+                }
+                await setTableState(targetConn, m.name, table, 'loaded', { rows });
+                result.reloaded.push({ table: key, rows });
+                ids = [snap.snapshotId];
+              }
+              const lsn = bounds.get(ids[0])?.lsn ?? (ids[0] === snap.snapshotId ? snap.consistentLsn : undefined);
+              if (lsn && compareLsn(lsn, slot.confirmedFlushLsn!) > 0) result.skipBefore[key] = lsn;
+            }
+          },
+        );
+        return result;
       }, input.migration);
     },
 

@@ -206,7 +206,8 @@ export function renderCdc(st: CdcStatus, maxTables = 50): string {
   if (st.start) {
     lines.push(
       `  slot ${st.start.slotName}, publication ${st.start.publication}` +
-        `${st.start.tolerantUntil ? `, idempotent catch-up to ${st.start.tolerantUntil}` : ''}`,
+        `${st.start.tolerantUntil ? `, idempotent catch-up to ${st.start.tolerantUntil}` : ''}` +
+        `${st.start.skipBefore ? `, ${Object.keys(st.start.skipBefore).length} table(s) copied under a later snapshot` : ''}`,
     );
   }
   lines.push(lagLine(st));

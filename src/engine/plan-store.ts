@@ -25,6 +25,16 @@ CREATE TABLE IF NOT EXISTS ferry.snapshots (
   generation int NOT NULL DEFAULT 0,
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (migration, plan_id)
+);
+CREATE TABLE IF NOT EXISTS ferry.snapshot_history (
+  migration text NOT NULL,
+  plan_id text NOT NULL,
+  snapshot_id text NOT NULL,
+  generation int NOT NULL,
+  consistent_lsn text,
+  exact boolean NOT NULL DEFAULT false,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, plan_id, snapshot_id)
 );`;
 
 /** Serialise CREATE SCHEMA/TABLE IF NOT EXISTS across concurrent workers (they can race on catalogs). */
@@ -114,10 +124,11 @@ export async function publishSnapshot(
   target: PgConnInfo,
   migration: string,
   id: string,
-  snap: { snapshotId: string; slotName?: string; consistentLsn?: string },
+  snap: { snapshotId: string; slotName?: string; consistentLsn?: string; exact?: boolean },
   holder: string,
 ): Promise<number> {
   return withTarget(target, async (c) => {
+    await c.query('BEGIN');
     const r = await c.query<{ generation: number }>(
       `INSERT INTO ferry.snapshots AS s (migration, plan_id, snapshot_id, slot_name, consistent_lsn, holder, generation)
        VALUES ($1, $2, $3, $4, $5, $6, 1)
@@ -127,8 +138,36 @@ export async function publishSnapshot(
        RETURNING generation`,
       [migration, id, snap.snapshotId, snap.slotName ?? null, snap.consistentLsn ?? null, holder],
     );
+    // Every snapshot a segment may have read, with its WAL boundary: see snapshotBoundaries.
+    await c.query(
+      `INSERT INTO ferry.snapshot_history (migration, plan_id, snapshot_id, generation, consistent_lsn, exact)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+      [migration, id, snap.snapshotId, r.rows[0].generation, snap.consistentLsn ?? null, snap.exact ?? false],
+    );
+    await c.query('COMMIT');
     return r.rows[0].generation;
   });
+}
+
+/** The snapshots a load exported, by id: their WAL position, and whether it is their exact boundary. */
+export async function snapshotBoundaries(
+  target: PgConnInfo,
+  migration: string,
+  id: string,
+): Promise<Map<string, { lsn?: string; exact: boolean; generation: number }>> {
+  const r = await withTarget(target, (c) =>
+    c.query<{ snapshot_id: string; consistent_lsn: string | null; exact: boolean; generation: number }>(
+      `SELECT snapshot_id, consistent_lsn, exact, generation FROM ferry.snapshot_history
+        WHERE migration = $1 AND plan_id = $2`,
+      [migration, id],
+    ),
+  );
+  return new Map(
+    r.rows.map((x) => [
+      x.snapshot_id,
+      { ...(x.consistent_lsn && { lsn: x.consistent_lsn }), exact: x.exact, generation: x.generation },
+    ]),
+  );
 }
 
 /** Mark the snapshot gone (holder released it): copies must not try to import it any more. */

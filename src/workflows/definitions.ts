@@ -333,7 +333,13 @@ export interface CdcStart {
   publication: string;
   /** Start here when the target has no stored position (cdc with CdcStartPosition); else the slot's. */
   startLsn?: string;
-  /** The load read a snapshot newer than the slot (the holder restarted): replay up to here idempotently. */
+  /**
+   * Tables copied under a later snapshot than the slot's (the holder restarted, or a table adopted while
+   * CDC ran), by table key: the exact WAL boundary of that snapshot. Their changes in transactions
+   * committed before it are in the copy already, and skipped.
+   */
+  skipBefore?: Record<string, string>;
+  /** Older loads: the load read a snapshot newer than the slot; replay up to here idempotently. */
   tolerantUntil?: string;
 }
 

@@ -8,6 +8,7 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -157,29 +158,64 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
         );
       }
     }
-    const { snapshots, consistentLsn } = await quick.snapshotCount({
-      migration: input.migration,
-      planId: prep.planId,
-    });
-    if (prep.cdc) {
-      state.status.cdc = {
+    if (patched('exact-snapshots')) {
+      // Which snapshot each table was read under (the holder may have restarted): see settleSnapshots.
+      const settled = await long(hb).settleSnapshots({
+        migration: input.migration,
         planId: prep.planId,
-        ...prep.cdc,
-        // The slot still sits at the first snapshot's point; later snapshots saw more, up to here.
-        ...(snapshots > 1 && consistentLsn && { tolerantUntil: consistentLsn }),
-      };
-      if (snapshots > 1) {
+        slotName: prep.cdc?.slotName,
+      });
+      const moved = Object.keys(settled.skipBefore);
+      if (prep.cdc) {
+        state.status.cdc = {
+          planId: prep.planId,
+          ...prep.cdc,
+          ...(moved.length && { skipBefore: settled.skipBefore }),
+          ...(settled.tolerantUntil && { tolerantUntil: settled.tolerantUntil }),
+        };
+        if (settled.snapshots > 1) {
+          const reloaded = settled.reloaded.map((r) => `${r.table} (${r.rows} rows)`).join(', ');
+          state.addFinding(
+            `info: the snapshot holder restarted (${settled.snapshots} snapshots): ` +
+              (settled.tolerantUntil
+                ? `CDC replays from slot ${prep.cdc.slotName} idempotently up to ${settled.tolerantUntil}`
+                : `${moved.length} table(s) were read under a later snapshot than slot ${prep.cdc.slotName}'s; CDC ` +
+                  `skips, for each, exactly the transactions its copy already holds` +
+                  (reloaded ? `; copied again whole, as their segments read different snapshots: ${reloaded}` : '')),
+          );
+        }
+      } else if (settled.snapshots > 1) {
         state.addFinding(
-          `info: the snapshot holder restarted (${snapshots} snapshots): CDC replays from slot ` +
-            `${prep.cdc.slotName} idempotently up to ${consistentLsn}, so the target converges on the source`,
+          `warning: the snapshot holder restarted (${settled.snapshots} snapshots): segments copied after a restart ` +
+            'read a later point in time than those before, so a source written to during the load is not copied as ' +
+            'of one instant; rerun the load on a quiet source, or use full-load-and-cdc, which settles it exactly',
         );
       }
-    } else if (snapshots > 1) {
-      state.addFinding(
-        `warning: the snapshot holder restarted (${snapshots} snapshots): segments copied after a restart read ` +
-          'a later point in time than those before, so a source written to during the load is not copied as of ' +
-          'one instant; rerun the load on a quiet source, or use full-load-and-cdc, whose catch-up converges',
-      );
+    } else {
+      const { snapshots, consistentLsn } = await quick.snapshotCount({
+        migration: input.migration,
+        planId: prep.planId,
+      });
+      if (prep.cdc) {
+        state.status.cdc = {
+          planId: prep.planId,
+          ...prep.cdc,
+          // The slot still sits at the first snapshot's point; later snapshots saw more, up to here.
+          ...(snapshots > 1 && consistentLsn && { tolerantUntil: consistentLsn }),
+        };
+        if (snapshots > 1) {
+          state.addFinding(
+            `info: the snapshot holder restarted (${snapshots} snapshots): CDC replays from slot ` +
+              `${prep.cdc.slotName} idempotently up to ${consistentLsn}, so the target converges on the source`,
+          );
+        }
+      } else if (snapshots > 1) {
+        state.addFinding(
+          `warning: the snapshot holder restarted (${snapshots} snapshots): segments copied after a restart read ` +
+            'a later point in time than those before, so a source written to during the load is not copied as of ' +
+            'one instant; rerun the load on a quiet source, or use full-load-and-cdc, whose catch-up converges',
+        );
+      }
     }
     // Every segment is in: release the snapshot, and build indexes meanwhile (post-data does not
     // read it). The holder notices on its next heartbeat; it is awaited before the workflow ends.

@@ -140,7 +140,14 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
     writes = undefined;
     const final = await catchUp('final catch-up after the Temporal restart');
     assert.ok(committed > 100, `only ${committed} transactions written after the source restart`);
-    assert.ok(final.lag!.conflicts === 0, `conflicts: ${final.lag!.conflicts}`);
+    if (final.lag!.conflicts !== 0) {
+      // Name what conflicted: the exceptions table keeps every one (kind, key, commit LSN).
+      const t = await connect(m.target, m.targetDb);
+      const ex = await t
+        .query(`SELECT table_name, kind, key, policy, message, commit_lsn::text FROM ferry.cdc_exceptions`)
+        .finally(() => t.end());
+      assert.fail(`conflicts: ${final.lag!.conflicts}, kills after ${kills.join(', ')} ms: ${JSON.stringify(ex.rows)}`);
+    }
 
     const s = await connect(m.source, src.db);
     const t = await connect(m.target, m.targetDb);

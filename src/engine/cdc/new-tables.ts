@@ -1,21 +1,24 @@
 // New source tables that match the mapping's selection while CDC runs: add them to the publication
 // first (their changes are published from then on), then create and load them on the target with a
-// full load of just those tables, and replay the stream idempotently up to where that copy read.
+// full load of just those tables under a temporary slot's snapshot, whose exact WAL boundary tells the
+// stream which of their changes the copy already holds.
 import type { MigrationPlan, SourceCatalog, TablePlan } from '../../mapping/types';
 import { readSourceCatalog } from '../catalog';
 import type { PgConnInfo } from '../connection';
 import { runFullLoadLocal } from '../fullload/run';
 import { displayName } from '../ident';
-import { cdcTables, currentWalLsn, ensurePublication } from './source';
-import { compareLsn } from './types';
+import { cdcTables, ensurePublication } from './source';
 
 export interface AdoptedTables {
   plan: MigrationPlan;
   catalog: SourceCatalog;
   /** Source tables added, as displayName prints them. */
   added: string[];
-  /** WAL position after their copy: replay up to here may meet rows the copy already holds. */
-  copiedUntil: string;
+  /**
+   * The exact WAL boundary of the snapshot they were copied under (a temporary slot's consistent
+   * point): their changes committed before it are in the copy, those after it are not.
+   */
+  copiedAt: string;
   /** Findings of the load of the new tables (pre-data, post-data), as text. */
   findings: string[];
 }
@@ -32,6 +35,8 @@ export async function adoptNewTables(opts: {
   source: PgConnInfo;
   target: PgConnInfo;
   publication: string;
+  /** The CDC slot: the copy's temporary slot is named after it. */
+  slotName: string;
   plan: MigrationPlan;
   /** Compile the migration's mapping against a catalog (the caller knows the mapping files). */
   compile: (catalog: SourceCatalog) => MigrationPlan;
@@ -52,16 +57,16 @@ export async function adoptNewTables(opts: {
     plan: sub,
     catalog,
     concurrency: Math.max(1, opts.concurrency ?? fresh.settings.maxFullLoadSubTasks),
+    // Named after the CDC slot, unique per adoption; dropped with the exporting session.
+    temporarySlot: `${opts.slotName.slice(0, 44)}_a${Date.now().toString(36)}`,
   });
-  const lsn = await currentWalLsn(opts.source);
-  const copiedUntil =
-    compareLsn(lsn, report.snapshot.consistentLsn ?? lsn) >= 0 ? lsn : report.snapshot.consistentLsn!;
+  const copiedAt = report.snapshot.consistentLsn!;
   // The plan keeps the old tables as they were compiled (their target shape is fixed) plus the new ones.
   return {
     plan: { ...opts.plan, tables: [...opts.plan.tables, ...added] },
     catalog,
     added: added.map(keyOf),
-    copiedUntil,
+    copiedAt,
     findings: report.findings
       .filter((f) => f.severity !== 'info')
       .map((f) => `${f.severity}: ${f.field}: ${f.message}`),

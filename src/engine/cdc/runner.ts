@@ -45,6 +45,8 @@ export interface RunCdcOptions {
   startLsn?: string;
   /** Changes up to this LSN may already be on the target (see ApplyMeta.tolerant). */
   tolerantUntil?: string;
+  /** Per table, changes committed before this LSN are in its copy already: dropped (see ChangeStreamOptions). */
+  skipBefore?: Record<string, string>;
   /** Aborting stops gracefully: the batch being applied commits and is confirmed, then runCdc returns. */
   signal?: AbortSignal;
   /** Return once everything the source wrote up to this LSN is applied. */
@@ -172,6 +174,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
     slotName: opts.slotName,
     publication: opts.publication,
     spillBytes: opts.spillBytes,
+    skipBefore: opts.skipBefore,
   });
   const queue = new TxnQueue();
   let queuedBytes = 0;
@@ -380,6 +383,25 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       }, 100);
     }
 
+    /**
+     * Inside the batch's transaction: lock the migration's position, and stop if another session moved
+     * it past ours (a worker taken for dead still applying): applying again would duplicate its rows.
+     */
+    const fence = async () => {
+      const { rows } = await target.query<{ lsn: string }>(
+        `SELECT applied_lsn::text AS lsn FROM ferry.cdc_progress WHERE migration = $1 FOR UPDATE`,
+        [opts.migration],
+      );
+      if (rows[0] && compareLsn(rows[0].lsn, totals.appliedLsn) > 0) {
+        throw new FerryError(
+          ErrorType.DATABASE_ERROR,
+          `${describeEndpoint(opts.target)}: another CDC session of migration ${opts.migration} applied changes up to ` +
+            `${rows[0].lsn} while this one stood at ${totals.appliedLsn}; this session stops without applying, and ` +
+            `the retry resumes from the stored position (is a second worker running the same migration?)`,
+        );
+      }
+    };
+
     const applyBatch = async (batch: CapturedTxn[], tolerant: boolean) => {
       const last = batch[batch.length - 1];
       const meta = { commitLsn: last.commitLsn, tolerant };
@@ -397,6 +419,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       if (changes > 0) {
         await target.query('BEGIN');
         try {
+          await fence();
           if (batch.length === 1 && last.spill) {
             let seq = 0;
             for await (const chunk of readSpill(last.spill.file, SPILL_CHUNK)) {

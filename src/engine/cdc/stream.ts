@@ -11,7 +11,7 @@ import type { Client, ClientConfig } from 'pg';
 import { LogicalReplicationService, Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
 import { type PgConnInfo, classifyPgError, pgClientConfig } from '../connection';
 import { quoteIdent, quoteLiteral } from '../ident';
-import { tableKeyOf, type Change, type RowImage, type SourceTxn, bigIntToLsn, lsnToBigInt } from './types';
+import { tableKeyOf, type Change, type RowImage, type SourceTxn, bigIntToLsn, compareLsn, lsnToBigInt } from './types';
 
 /** A committed source transaction as queued for apply: in memory, or spilled to a file. */
 export interface CapturedTxn extends SourceTxn {
@@ -35,6 +35,11 @@ export interface ChangeStreamOptions {
   spillBytes?: number;
   /** Where spill files go (default the OS temp dir). */
   spillDir?: string;
+  /**
+   * Per table key, a WAL position: that table's changes in transactions whose commit record lies
+   * before it are dropped here (a copy read under a snapshot with that exact boundary holds them).
+   */
+  skipBefore?: Record<string, string>;
 }
 
 /** pgoutput, with every column's value left as text (the library would parse it into JS values). */
@@ -305,10 +310,24 @@ export class ChangeStream {
       }
       default: {
         const c = toChange(msg);
-        if (c) this.open?.add(c);
+        const kept = c && this.open && this.skipped(c, this.open.commitLsn);
+        if (kept) this.open!.add(kept);
         return undefined;
       }
     }
+  }
+
+  /** The change without what skipBefore drops from a transaction committed at `commitLsn` (undefined: all). */
+  private skipped(c: Change, commitLsn: string): Change | undefined {
+    const skip = this.opts.skipBefore;
+    if (!skip) return c;
+    const before = (t: string) => {
+      const lsn = Object.prototype.hasOwnProperty.call(skip, t) ? skip[t] : undefined;
+      return lsn !== undefined && compareLsn(commitLsn, lsn) < 0;
+    };
+    if (c.kind !== 'truncate') return before(c.table) ? undefined : c;
+    const tables = c.tables.filter((t) => !before(t));
+    return tables.length ? { ...c, tables } : undefined;
   }
 
   /**

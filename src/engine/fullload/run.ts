@@ -36,6 +36,8 @@ export interface FullLoadLocalOptions {
   analyze?: boolean;
   /** Create this logical slot with the snapshot (for CDC afterwards); kept on success, dropped on failure. */
   slotName?: string;
+  /** Read under the snapshot of a temporary slot of this name: its exact WAL boundary (see holdSnapshot). */
+  temporarySlot?: string;
   onEvent?: (e: FullLoadEvent) => void;
   signal?: AbortSignal;
 }
@@ -105,7 +107,12 @@ export async function runFullLoadLocal(opts: FullLoadLocalOptions): Promise<Full
   opts.signal?.addEventListener('abort', stop, { once: true });
   let ready: (s: ExportedSnapshot) => void = () => undefined;
   const readyP = new Promise<ExportedSnapshot>((r) => (ready = r));
-  const held = holdSnapshot(opts.source, { slotName: opts.slotName, signal: holder.signal, onReady: ready });
+  const held = holdSnapshot(opts.source, {
+    slotName: opts.slotName,
+    temporarySlot: opts.temporarySlot,
+    signal: holder.signal,
+    onReady: ready,
+  });
   held.catch(() => undefined);
   let slotCreated = false;
   try {

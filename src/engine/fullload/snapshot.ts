@@ -15,6 +15,8 @@ export interface ExportedSnapshot {
    */
   consistentLsn?: string;
   slotName?: string;
+  /** consistentLsn is the snapshot's exact boundary (it came from a slot): see HoldSnapshotOptions.temporarySlot. */
+  exact?: boolean;
   /** ISO time the snapshot was taken. */
   createdAt: string;
 }
@@ -22,6 +24,13 @@ export interface ExportedSnapshot {
 export interface HoldSnapshotOptions {
   /** Create this logical replication slot (pgoutput) with the snapshot; omit for a full load only. */
   slotName?: string;
+  /**
+   * Instead of a lasting slot, export the snapshot from a TEMPORARY logical slot of this name (dropped
+   * with the session): its consistent point is the exact WAL boundary of the snapshot, so CDC from an
+   * older slot can skip, per table, exactly the transactions such a copy already holds. (A plain
+   * pg_export_snapshot has no exact boundary: a commit racing the export may lie on either side.)
+   */
+  temporarySlot?: string;
   /** Aborting it closes the exporting session; the snapshot then cannot be imported any more. */
   signal: AbortSignal;
   /** Called once, when copies may import the snapshot. */
@@ -52,7 +61,8 @@ const OBJECT_IN_USE = '55006';
  */
 export async function holdSnapshot(conn: PgConnInfo, opts: HoldSnapshotOptions): Promise<void> {
   if (opts.signal.aborted) return;
-  const client = opts.slotName ? await connectReplication(conn) : await connectPg(conn, 'ferry-snapshot');
+  const slot = opts.slotName ?? opts.temporarySlot;
+  const client = slot ? await connectReplication(conn) : await connectPg(conn, 'ferry-snapshot');
   // Settled by abort (resolve) or by the session dying (reject): whichever comes first.
   let lost: ((err: unknown) => void) | undefined;
   const died = new Promise<never>((_, reject) => (lost = reject));
@@ -61,7 +71,7 @@ export async function holdSnapshot(conn: PgConnInfo, opts: HoldSnapshotOptions):
     lost?.(
       new FerryError(
         ErrorType.SNAPSHOT_LOST,
-        `${describeEndpoint(conn)}: the session exporting the snapshot${opts.slotName ? ` of slot ${opts.slotName}` : ''} ` +
+        `${describeEndpoint(conn)}: the session exporting the snapshot${slot ? ` of slot ${slot}` : ''} ` +
           `ended (${err instanceof Error ? err.message : 'connection closed'}); copies cannot import it any more: ` +
           `take a new snapshot and reload the tables not completed under this one`,
         { cause: err },
@@ -71,8 +81,8 @@ export async function holdSnapshot(conn: PgConnInfo, opts: HoldSnapshotOptions):
   client.on('end', () => onGone());
   let timer: NodeJS.Timeout | undefined;
   try {
-    const snapshot = opts.slotName
-      ? await createSlotWithSnapshot(client, conn, opts.slotName)
+    const snapshot = slot
+      ? await createSlotWithSnapshot(client, conn, slot, !opts.slotName)
       : await exportSnapshot(client);
     const aborted = new Promise<void>((resolve) => {
       if (opts.signal.aborted) resolve();
@@ -80,7 +90,7 @@ export async function holdSnapshot(conn: PgConnInfo, opts: HoldSnapshotOptions):
     });
     if (!opts.signal.aborted) opts.onReady(snapshot);
     timer = setInterval(() => {
-      if (opts.slotName) {
+      if (slot) {
         // No command may be sent here; a dead socket shows up as 'end'/'error' above.
         opts.onKeepalive?.();
       } else {
@@ -117,6 +127,7 @@ async function createSlotWithSnapshot(
   client: Client,
   conn: PgConnInfo,
   slotName: string,
+  temporary: boolean,
 ): Promise<ExportedSnapshot> {
   // A role's idle_session_timeout (14+) would end the idle exporter between copies; older servers do
   // not know the setting, hence the catch. Sent before the slot: any later command ends the snapshot.
@@ -127,11 +138,14 @@ async function createSlotWithSnapshot(
       slot_name: string;
       consistent_point: string;
       snapshot_name: string;
-    }>(`CREATE_REPLICATION_SLOT ${quoteIdent(slotName)} LOGICAL pgoutput EXPORT_SNAPSHOT`);
+    }>(
+      `CREATE_REPLICATION_SLOT ${quoteIdent(slotName)}${temporary ? ' TEMPORARY' : ''} LOGICAL pgoutput EXPORT_SNAPSHOT`,
+    );
     return {
       snapshotId: rows[0].snapshot_name,
       consistentLsn: rows[0].consistent_point,
-      slotName: rows[0].slot_name,
+      ...(!temporary && { slotName: rows[0].slot_name }),
+      exact: true,
       createdAt: new Date().toISOString(),
     };
   } catch (err) {
