@@ -10,6 +10,7 @@ import {
   CreateReplicationTaskCommand,
   type CreateReplicationTaskCommandInput,
   DatabaseMigrationServiceClient,
+  DatabaseMigrationServiceServiceException,
   DeleteEndpointCommand,
   DeleteReplicationInstanceCommand,
   DeleteReplicationTaskCommand,
@@ -49,6 +50,7 @@ import {
   DescribeDBClustersCommand,
   type DescribeDBClustersCommandInput,
   RDSClient,
+  RDSServiceException,
   RestoreDBClusterFromSnapshotCommand,
   type RestoreDBClusterFromSnapshotCommandInput,
 } from '@aws-sdk/client-rds';
@@ -83,6 +85,22 @@ const notFound = (what: string) =>
 
 function filterValue(filters: Filter[] | undefined, name: string): string | undefined {
   return filters?.find((f) => f.Name === name)?.Values?.[0];
+}
+
+/**
+ * What AWS answers a caller over its request rate: the SDK's service exception named
+ * ThrottlingException (HTTP 400, client fault), which src/dms/retry.ts classifies as retryable.
+ */
+export function throttlingException(service: 'dms' | 'rds'): Error {
+  const opts = {
+    name: 'ThrottlingException',
+    $fault: 'client' as const,
+    $metadata: { httpStatusCode: 400 },
+    message: 'Rate exceeded',
+  };
+  return service === 'dms'
+    ? new DatabaseMigrationServiceServiceException(opts)
+    : new RDSServiceException(opts);
 }
 
 /** JSON round trip: Dates become ISO strings, undefined fields vanish (what a golden file holds). */
@@ -127,6 +145,8 @@ export class FakeAws {
   individualAssessments: ReplicationTaskIndividualAssessment[] = [];
   /** Describes before a transitional status settles (instance creating, task creating...). */
   transitions = 1;
+  /** Per command name (without `Command`): how many more of its requests answer ThrottlingException. */
+  readonly throttled = new Map<string, number>();
 
   constructor() {
     this.installDms();
@@ -136,6 +156,11 @@ export class FakeAws {
   restore(): void {
     this.dmsMock.restore();
     this.rdsMock.restore();
+  }
+
+  /** The next `times` requests of `command` (without `Command`) are logged, then throttled. */
+  throttle(command: string, times: number): void {
+    this.throttled.set(command, times);
   }
 
   /** Requests of one command name (without `Command`). */
@@ -170,6 +195,11 @@ export class FakeAws {
     const mock = (service === 'dms' ? this.dmsMock : this.rdsMock) as unknown as CommandStub<I, O>;
     mock.on(command).callsFake(async (input: I) => {
       this.log.push({ service, command: name, input: plain(input) });
+      const throttles = this.throttled.get(name) ?? 0;
+      if (throttles > 0) {
+        this.throttled.set(name, throttles - 1);
+        throw throttlingException(service);
+      }
       return fn(input);
     });
   }
