@@ -122,7 +122,6 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
     return s;
   }
 
-
   /** Split a table into segments under `snapshotId`, and record them (and the table as loading). */
   async function planTable(
     sourceConn: PgConnInfo,
@@ -442,7 +441,11 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           readBy.set(tableKey(table), complete ? new Set(rows.map((r) => r.snapshot!)) : undefined);
         }
         const used = new Set([...readBy.values()].flatMap((x) => [...(x ?? [])]));
-        const result = { snapshots: used.size, skipBefore: {} as Record<string, string>, reloaded: [] as { table: string; rows: number }[] };
+        const result = {
+          snapshots: used.size,
+          skipBefore: {} as Record<string, string>,
+          reloaded: [] as { table: string; rows: number }[],
+        };
         if (used.size <= 1 || !input.slotName) return result;
         if ([...used].some((id) => !bounds.get(id)?.exact)) {
           // Exported before boundaries were recorded: only the idempotent catch-up (keyed tables) is left.
@@ -471,7 +474,14 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
               if (read === undefined || ids.length > 1) {
                 step = `reloading ${key} under snapshot ${snap.snapshotId}`;
                 await resetTableLoad(targetConn, m.name, table);
-                const segments = await planTable(sourceConn, targetConn, m.name, catalog, table, snap.snapshotId);
+                const segments = await planTable(
+                  sourceConn,
+                  targetConn,
+                  m.name,
+                  catalog,
+                  table,
+                  snap.snapshotId,
+                );
                 let rows = 0;
                 for (const segment of segments) {
                   const r = await engineCopySegment({
@@ -489,7 +499,8 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
                 result.reloaded.push({ table: key, rows });
                 ids = [snap.snapshotId];
               }
-              const lsn = bounds.get(ids[0])?.lsn ?? (ids[0] === snap.snapshotId ? snap.consistentLsn : undefined);
+              const lsn =
+                bounds.get(ids[0])?.lsn ?? (ids[0] === snap.snapshotId ? snap.consistentLsn : undefined);
               if (lsn && compareLsn(lsn, slot.confirmedFlushLsn!) > 0) result.skipBefore[key] = lsn;
             }
           },

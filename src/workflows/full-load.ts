@@ -181,7 +181,9 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
                 ? `CDC replays from slot ${prep.cdc.slotName} idempotently up to ${settled.tolerantUntil}`
                 : `${moved.length} table(s) were read under a later snapshot than slot ${prep.cdc.slotName}'s; CDC ` +
                   `skips, for each, exactly the transactions its copy already holds` +
-                  (reloaded ? `; copied again whole, as their segments read different snapshots: ${reloaded}` : '')),
+                  (reloaded
+                    ? `; copied again whole, as their segments read different snapshots: ${reloaded}`
+                    : '')),
           );
         }
       } else if (settled.snapshots > 1) {

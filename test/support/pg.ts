@@ -77,6 +77,14 @@ export async function freshDatabase(server: TestServer, label: string): Promise<
 export async function dropDatabase(server: TestServer, name: string): Promise<void> {
   const c = await connect(server);
   try {
+    // A logical slot of the database (a test's, left by a failure) would block the drop.
+    await c
+      .query(
+        `SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots
+          WHERE database = $1 AND NOT active`,
+        [name],
+      )
+      .catch(() => undefined);
     await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(async () => {
       // PG 13 has WITH (FORCE) too; this fallback is for servers without it.
       await c.query(`DROP DATABASE IF EXISTS "${name}"`);

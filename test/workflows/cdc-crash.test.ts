@@ -73,14 +73,18 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
     const taskQueue = `cdc-crash-${m.name}`;
     const connectClient = () => FerryClient.connect({ address, namespace: 'default', taskQueue });
     let client = await connectClient();
-    let worker = startWorkerProcess(m.configPath, address, taskQueue);
+    // The workers' log lines, kept for a post-mortem when the run fails (FERRY_TEST_LOGS names a directory).
+    const logFile = process.env.FERRY_TEST_LOGS
+      ? path.join(process.env.FERRY_TEST_LOGS, `cdc-crash-${Date.now()}.log`)
+      : undefined;
+    let worker = startWorkerProcess(m.configPath, address, taskQueue, { logFile });
     children.push(worker);
     const restartWorker = async () => {
       worker.kill('SIGKILL');
       await new Promise((r) =>
         worker.exitCode !== null || worker.signalCode ? r(null) : worker.once('exit', r),
       );
-      worker = startWorkerProcess(m!.configPath, address, taskQueue);
+      worker = startWorkerProcess(m!.configPath, address, taskQueue, { logFile });
       children.push(worker);
     };
     const id = cdcWorkflowId(m.name);
@@ -88,6 +92,14 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
     const catchUp = async (what: string): Promise<CdcStatus> =>
       waitStatus(client, id, what, appliedPast(await currentWalLsn(source)), 240_000);
 
+    // Ground truth for a post-mortem: a slot nobody consumes, decoding the source's changes as text.
+    const debugSlot = `dbg_${src.db}`
+      .toLowerCase()
+      .replace(/[^a-z0-9_]/g, '_')
+      .slice(0, 60);
+    const dbg = await connect(m.source, src.db);
+    await dbg.query(`SELECT pg_catalog.pg_create_logical_replication_slot($1, 'test_decoding')`, [debugSlot]);
+    await dbg.end();
     writes = startWorkload(src.server, src.db, 3);
     await client.startCdc({
       migration: m.name,
@@ -146,7 +158,26 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
       const ex = await t
         .query(`SELECT table_name, kind, key, policy, message, commit_lsn::text FROM ferry.cdc_exceptions`)
         .finally(() => t.end());
-      assert.fail(`conflicts: ${final.lag!.conflicts}, kills after ${kills.join(', ')} ms: ${JSON.stringify(ex.rows)}`);
+      // What the source did to those rows up to the conflict, from the debug slot.
+      const d = await connect(m.source, src.db);
+      const history: string[] = [];
+      try {
+        for (const e of ex.rows as { table_name: string; key: string; commit_lsn: string }[]) {
+          const key = Object.values(JSON.parse(e.key) as Record<string, string>)[0];
+          const r = await d.query<{ lsn: string; xid: string; data: string }>(
+            `SELECT lsn::text, xid::text, left(data, 160) AS data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, NULL)
+              WHERE lsn <= $2::pg_lsn AND data LIKE '%' || $3 || '%' AND (data LIKE '%' || $4 || '%' OR data LIKE '%TRUNCATE%')`,
+            [debugSlot, e.commit_lsn, e.table_name.split('.').at(-1)!, key],
+          );
+          history.push(...r.rows.slice(-12).map((x) => `${x.lsn} xid ${x.xid}: ${x.data}`));
+        }
+      } finally {
+        await d.end();
+      }
+      assert.fail(
+        `conflicts: ${final.lag!.conflicts}, kills after ${kills.join(', ')} ms: ${JSON.stringify(ex.rows)}\n` +
+          `source history:\n${history.join('\n')}${logFile ? `\nworker log: ${logFile}` : ''}`,
+      );
     }
 
     const s = await connect(m.source, src.db);
@@ -160,6 +191,8 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
       await t.end();
     }
 
+    const dd = await connect(m.source, src.db);
+    await dd.query(`SELECT pg_catalog.pg_drop_replication_slot($1)`, [debugSlot]).finally(() => dd.end());
     // --drop-slot: slot and publication go, and the workflow ends.
     await client.controlCdc(id, 'stop', { by: 'alice', dropSlot: true });
     const stopped = (await client.handle(id).result()) as CdcStatus;

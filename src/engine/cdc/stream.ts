@@ -11,7 +11,15 @@ import type { Client, ClientConfig } from 'pg';
 import { LogicalReplicationService, Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
 import { type PgConnInfo, classifyPgError, pgClientConfig } from '../connection';
 import { quoteIdent, quoteLiteral } from '../ident';
-import { tableKeyOf, type Change, type RowImage, type SourceTxn, bigIntToLsn, compareLsn, lsnToBigInt } from './types';
+import {
+  tableKeyOf,
+  type Change,
+  type RowImage,
+  type SourceTxn,
+  bigIntToLsn,
+  compareLsn,
+  lsnToBigInt,
+} from './types';
 
 /** A committed source transaction as queued for apply: in memory, or spilled to a file. */
 export interface CapturedTxn extends SourceTxn {
