@@ -446,8 +446,11 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           skipBefore: {} as Record<string, string>,
           reloaded: [] as { table: string; rows: number }[],
         };
-        if (used.size <= 1 || !input.slotName) return result;
+        // Without CDC nothing depends on which snapshot a table was read under (see above). With CDC,
+        // even one snapshot may not be the slot's: its first holder died before any copy used it.
+        if (!input.slotName) return result;
         if ([...used].some((id) => !bounds.get(id)?.exact)) {
+          if (used.size <= 1) return result;
           // Exported before boundaries were recorded: only the idempotent catch-up (keyed tables) is left.
           const current = await currentSnapshot(targetConn, m.name, input.planId);
           return { ...result, ...(current?.consistentLsn && { tolerantUntil: current.consistentLsn }) };
@@ -459,6 +462,12 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
             `slot ${input.slotName} of ${m.name} is gone from the source: CDC cannot follow this load; start the migration again`,
           );
         }
+        // Nothing streamed from the slot yet: its confirmed position is its snapshot's boundary.
+        const slotLsn = slot.confirmedFlushLsn;
+        const boundaries = new Set([slotLsn, ...[...used].map((id) => bounds.get(id)?.lsn ?? '')]);
+        result.snapshots = boundaries.size;
+        // Most loads: every table read in full under the slot's own snapshot, nothing to settle.
+        if (boundaries.size === 1 && [...readBy.values()].every((r) => r !== undefined)) return result;
         const snap = await snapshotFor(targetConn, m.name, input.planId);
         let step = '';
         await withHeartbeat(
@@ -501,7 +510,7 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
               }
               const lsn =
                 bounds.get(ids[0])?.lsn ?? (ids[0] === snap.snapshotId ? snap.consistentLsn : undefined);
-              if (lsn && compareLsn(lsn, slot.confirmedFlushLsn!) > 0) result.skipBefore[key] = lsn;
+              if (lsn && compareLsn(lsn, slotLsn) > 0) result.skipBefore[key] = lsn;
             }
           },
         );

@@ -173,7 +173,7 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
           ...(moved.length && { skipBefore: settled.skipBefore }),
           ...(settled.tolerantUntil && { tolerantUntil: settled.tolerantUntil }),
         };
-        if (settled.snapshots > 1) {
+        if (settled.snapshots > 1 || moved.length || settled.reloaded.length) {
           const reloaded = settled.reloaded.map((r) => `${r.table} (${r.rows} rows)`).join(', ');
           state.addFinding(
             `info: the snapshot holder restarted (${settled.snapshots} snapshots): ` +

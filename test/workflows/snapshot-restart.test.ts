@@ -27,22 +27,39 @@ import { temporalEnv, workflowBundle } from '../support/temporal';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('full-load-and-cdc: the snapshot holder dies mid-load (real activities, PostgreSQL 13 -> 15)', function () {
+describe('full-load-and-cdc: the snapshot holder dies (real activities, PostgreSQL 13 -> 15)', function () {
   this.timeout(600_000);
   let m: TestMigration | undefined;
   let sourceDb: string | undefined;
   let writes: Workload | undefined;
-  after(async () => {
+  const cleanup = async () => {
     await writes?.stop().catch(() => undefined);
+    writes = undefined;
     if (m) {
       await dropSlot(m.sourceConn, `ferry_${m.name.replace(/-/g, '_')}`).catch(() => undefined);
       await m.cleanup();
     }
     if (sourceDb) await dropDatabase(m!.source, sourceDb).catch(() => undefined);
+    m = undefined;
+    sourceDb = undefined;
+  };
+  afterEach(cleanup);
+
+  it('mid-table: reloads the straddling table, skips exactly what later copies hold; the key-less duplicates all arrive', async () => {
+    await loadWithLostSnapshot('mid-table');
   });
 
-  it('reloads the straddling table, skips exactly what later copies hold: the key-less duplicates all arrive', async () => {
-    const src = await cdcSource('snap_restart_src');
+  it('before any copy: every table read under the retry snapshot, none of the slot, skips up to it', async () => {
+    await loadWithLostSnapshot('before-copy');
+  });
+
+  /**
+   * `mid-table`: the exporting session is ended once the key-less table's first segment is in.
+   * `before-copy`: once the snapshot is published, before any segment is in (the slot's own snapshot is
+   * then never used).
+   */
+  async function loadWithLostSnapshot(when: 'mid-table' | 'before-copy') {
+    const src = await cdcSource(`snap_restart_${when.replace('-', '_')}`);
     sourceDb = src.db;
     const s = await connect(src.server, src.db);
     // A bigger key-less table, full of identical rows, split in four so the holder can die between its
@@ -50,7 +67,7 @@ describe('full-load-and-cdc: the snapshot holder dies mid-load (real activities,
     await s.query(`INSERT INTO audit.events_log SELECT e.* FROM audit.events_log e, generate_series(1, 12)`);
     await s.query('ANALYZE audit.events_log');
     m = await testMigration({
-      label: 'snap-restart',
+      label: `snap-${when}`,
       sourceDb: src.db,
       migrationType: 'full-load-and-cdc',
       tableMappings: {
@@ -99,18 +116,37 @@ describe('full-load-and-cdc: the snapshot holder dies mid-load (real activities,
           progressSeconds: 1,
           heartbeatTimeout: '5 seconds',
         });
-        // The first segment of the key-less table is in, the others not: end the exporting session.
-        const segments = `SELECT count(*) FILTER (WHERE state = 'done')::int AS done, count(*)::int AS n
-            FROM ferry.load_segments WHERE migration = $1 AND source_table = 'events_log'`;
-        for (let i = 0; ; i++) {
-          assert.ok(i < 6000, 'the key-less table never started loading');
-          const r = await t.query<{ done: number; n: number }>(segments, [mig.name]).catch(() => undefined);
-          const row = r?.rows[0];
-          if (row && row.n > 0) {
-            assert.ok(row.done < row.n, `all ${row.n} segments were in before the holder could be killed`);
-            if (row.done >= 1) break;
+        if (when === 'mid-table') {
+          // The first segment of the key-less table is in, the others not.
+          const segments = `SELECT count(*) FILTER (WHERE state = 'done')::int AS done, count(*)::int AS n
+              FROM ferry.load_segments WHERE migration = $1 AND source_table = 'events_log'`;
+          for (let i = 0; ; i++) {
+            assert.ok(i < 6000, 'the key-less table never started loading');
+            const r = await t.query<{ done: number; n: number }>(segments, [mig.name]).catch(() => undefined);
+            const row = r?.rows[0];
+            if (row && row.n > 0) {
+              assert.ok(row.done < row.n, `all ${row.n} segments were in before the holder could be killed`);
+              if (row.done >= 1) break;
+            }
+            await sleep(10);
           }
-          await sleep(10);
+        } else {
+          // The snapshot is published, no segment is in yet.
+          for (let i = 0; ; i++) {
+            assert.ok(i < 6000, 'the snapshot was never published');
+            const r = await t
+              .query<{ held: boolean; done: number }>(
+                `SELECT EXISTS (SELECT 1 FROM ferry.snapshots WHERE migration = $1 AND snapshot_id IS NOT NULL) AS held,
+                        (SELECT count(*)::int FROM ferry.load_segments WHERE migration = $1 AND state = 'done') AS done`,
+                [mig.name],
+              )
+              .catch(() => undefined);
+            if (r?.rows[0].held) {
+              assert.equal(r.rows[0].done, 0, 'a segment was in before the holder could be killed');
+              break;
+            }
+            await sleep(10);
+          }
         }
         const killed = await s.query(
           `SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
@@ -130,7 +166,14 @@ describe('full-load-and-cdc: the snapshot holder dies mid-load (real activities,
         // The load says what happened, and CDC was told where each later copy stands.
         const load = (await client.handle(`full-load-${mig.name}`).result()) as FullLoadStatus;
         const note = load.findings.find((f) => /snapshot holder restarted/.test(f)) ?? '';
-        assert.match(note, /copied again whole, .*audit\.events_log/, load.findings.join('\n'));
+        if (when === 'mid-table') {
+          assert.match(note, /copied again whole, .*audit\.events_log/, load.findings.join('\n'));
+        } else {
+          assert.match(note, /read under a later snapshot/, load.findings.join('\n'));
+          assert.doesNotMatch(note, /copied again whole/);
+          // Every table was read under the retry's snapshot.
+          assert.ok(Object.keys(caught.start!.skipBefore!).length >= 20, JSON.stringify(caught.start));
+        }
         assert.ok(
           caught.start?.skipBefore && caught.start.skipBefore['audit.events_log'],
           JSON.stringify(caught.start),
@@ -156,5 +199,5 @@ describe('full-load-and-cdc: the snapshot holder dies mid-load (real activities,
       await s.end();
       await t.end();
     }
-  });
+  }
 });
