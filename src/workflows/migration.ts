@@ -19,6 +19,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import type { DmsResources } from '../activities/dms';
 import {
   type ApprovalRecord,
   type CdcSummary,
@@ -339,25 +340,93 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
   };
 
   /**
+   * engine aws-dms, full load only: loadUnderFreeze with DMS doing the load. Gate `cutover` first (no
+   * CDC: nothing may change on the source while DMS copies it), a snapshot of the target Aurora
+   * cluster, the freeze and its pg_dump restore point, the task started and watched until its load
+   * ends (a full-load task stops with FULL_LOAD_ONLY_FINISHED), DMS's validation waited for, then
+   * sequences and the switch. Any failure, or a fallback meanwhile, gives the source its writes back;
+   * the caller tears the DMS resources down.
+   */
+  const dmsLoadUnderFreeze = async (res: DmsResources) => {
+    const dms = status.dms!;
+    const taskArn = res.task.arn;
+    await approveCutover(
+      `AWS DMS task ${res.task.identifier} is provisioned for ${status.database}. Full load only: once ` +
+        'approved, the source stops taking writes and AWS DMS loads it while it is frozen.',
+    );
+    setPhase('cutover');
+    if (res.cluster) {
+      dms.snapshot = await long.dmsSnapshot({
+        migration: input.migration,
+        snapshotId: `${res.cluster.identifier}-ferry-pre-cutover-${info.runId.slice(0, 8)}`,
+      });
+    }
+    const frozen = await long.freezeForLoad({ migration: input.migration, runId: info.runId });
+    status.cutover = frozen.view;
+    status.restorePoint = frozen.restorePoint;
+    try {
+      setPhase('full-load');
+      await quick.dmsStartTask({ migration: input.migration, taskArn });
+      const { tables: _t, ...loaded } = await long.dmsWatchTask({
+        migration: input.migration,
+        taskArn,
+        until: 'full-load-done',
+      });
+      dms.task = loaded;
+      setPhase('validate');
+      // DMS validates after the load: wait until no table is pending.
+      for (;;) {
+        const v = dms.task.validation;
+        if (!v.enabled || v.pending === 0) break;
+        await sleep(30_000);
+        const { tables: _v, ...view } = await long.dmsWatchTask({
+          migration: input.migration,
+          taskArn,
+          until: 'full-load-done',
+        });
+        dms.task = view;
+      }
+      const v = dms.task.validation;
+      if (v.enabled && v.mismatched > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `AWS DMS validation after the load found ${v.mismatched} table(s) with mismatched records ` +
+            `(task ${res.task.identifier}; the target's awsdms_validation_failures_v1 table lists the rows)`,
+          'VALIDATION_MISMATCH',
+        );
+      }
+      status.cutover = await long.finishLoadCutover({
+        migration: input.migration,
+        view: frozen.view,
+        validation: { mismatches: v.mismatched, pending: v.pending },
+      });
+    } catch (err) {
+      // Compensation, even when cancelled by a fallback: the source takes writes again.
+      await CancellationScope.nonCancellable(() =>
+        quick.unfreezeSource({ migration: input.migration, state: frozen.view.freezeState! }),
+      ).catch(() => undefined);
+      status.cutover = { ...status.cutover!, freezeState: undefined };
+      throw err;
+    }
+  };
+
+  /**
    * engine aws-dms: the same phases on AWS DMS. Provision creates (or adopts) the replication
    * instance, the endpoints (connection-tested) and the task, and runs the DMS premigration
    * assessment; the task loads and streams; DMS validates; gate `cutover`; a snapshot of the target
    * Aurora cluster; the source frozen and DMS's slot drained to the freeze point; the task stopped;
-   * sequences and the switch as for the native engine.
+   * sequences and the switch as for the native engine. Full load only: dmsLoadUnderFreeze after provision.
    */
   const onAwsDms = async () => {
-    if (status.migrationType === 'full-load') {
-      throw ApplicationFailure.nonRetryable(
-        'engine aws-dms runs full-load-and-cdc or cdc migrations; for full-load only use engine native',
-        'CONFIG_INVALID',
-      );
-    }
     const res = await long.dmsProvision({ migration: input.migration });
     status.dms = { resources: res };
     for (const f of res.assessment?.findings ?? []) {
       status.findings.push(`${f.severity}: AWS DMS assessment ${f.id} [${f.object}]: ${f.message}`);
     }
     try {
+      if (status.migrationType === 'full-load') {
+        await dmsLoadUnderFreeze(res);
+        return;
+      }
       const taskArn = res.task.arn;
       setPhase('full-load');
       await quick.dmsStartTask({ migration: input.migration, taskArn });

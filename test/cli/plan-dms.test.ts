@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -70,6 +71,31 @@ describe('ferry plan --engine aws-dms --dry-run', function () {
       );
     }
     assert.ok(!/"Password"\s*:\s*"(?!<redacted>)/.test(stdout), 'no password in the plan');
+  });
+
+  it('plans a full-load migration as a task with MigrationType full-load', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-plan-dms-'));
+    try {
+      await fs.cp(GOOD, dir, { recursive: true });
+      const cfg = path.join(dir, 'ferry.yaml');
+      const text = await fs.readFile(cfg, 'utf8');
+      await fs.writeFile(cfg, text.replace('migrationType: full-load-and-cdc', 'migrationType: full-load'));
+      const { stdout } = await ferry(
+        'plan',
+        'shop-to-aurora',
+        '--engine',
+        'aws-dms',
+        '--dry-run',
+        '--json',
+        '--config',
+        cfg,
+      );
+      const plan = JSON.parse(stdout) as Planned[];
+      const task = plan.find((r) => r.command === 'CreateReplicationTask')!.input;
+      assert.equal(task.MigrationType, 'full-load');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a native migration with the fix', async () => {

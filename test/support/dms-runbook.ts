@@ -50,15 +50,17 @@ export interface DmsRunbook {
 }
 
 /**
- * Set up a migration with `engine: aws-dms` (full-load-and-cdc, an Aurora target cluster) whose
- * passwords are Secrets Manager references. `label` names its databases; `slotName` must be unique
- * across the file's runbooks (replication slot names are per server); `instanceIdentifier` names the
- * replication instance to use (adopted when it exists; default ferry-<migration>).
+ * Set up a migration with `engine: aws-dms` (full-load-and-cdc unless `migrationType` says otherwise,
+ * an Aurora target cluster) whose passwords are Secrets Manager references. `label` names its
+ * databases; `slotName` must be unique across the file's runbooks (replication slot names are per
+ * server); `instanceIdentifier` names the replication instance to use (adopted when it exists;
+ * default ferry-<migration>).
  */
 export async function dmsRunbook(opts: {
   label: string;
   slotName: string;
   instanceIdentifier?: string;
+  migrationType?: 'full-load' | 'full-load-and-cdc' | 'cdc';
 }): Promise<DmsRunbook> {
   const undo: (() => Promise<void>)[] = [];
   const src = await cdcSource(`${opts.label.replace(/-/g, '_')}_src`);
@@ -79,7 +81,7 @@ export async function dmsRunbook(opts: {
     doc.endpoints[1].password = `aws-secretsmanager:${secretArn('aurora')}`;
     Object.assign(doc.migrations[0], {
       engine: 'aws-dms',
-      migrationType: 'full-load-and-cdc',
+      migrationType: opts.migrationType ?? 'full-load-and-cdc',
       cdc: { slotName: opts.slotName },
       dms: {
         replicationInstance: {
