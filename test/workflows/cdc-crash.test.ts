@@ -52,6 +52,8 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
       sourceDb: src.db,
       migrationType: 'full-load-and-cdc',
       tableMappings: CDC_MAPPING,
+      // The journal of the TRUNCATE-and-refill table, for the post-mortem of a conflict.
+      cdc: { journal: { tables: ['public.app_settings'] } },
       taskSettings: {
         FullLoadSettings: { MaxFullLoadSubTasks: 4 },
         TargetMetadata: { FullLobMode: true, LimitedSizeLobMode: false, BatchApplyEnabled: true },
@@ -79,7 +81,11 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
       : undefined;
     let worker = startWorkerProcess(m.configPath, address, taskQueue, { logFile });
     children.push(worker);
+    /** Where the source's WAL stood at each disruption (for the post-mortem of a conflict). */
+    const events: string[] = [];
+    const mark = async (what: string) => events.push(`${what} at ${await currentWalLsn(source)}`);
     const restartWorker = async () => {
+      await mark('worker killed');
       worker.kill('SIGKILL');
       await new Promise((r) =>
         worker.exitCode !== null || worker.signalCode ? r(null) : worker.once('exit', r),
@@ -128,6 +134,7 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
 
     // The source restarts while streaming: the writer's session dies with it and is started again.
     await writes.stop();
+    await mark('source stopping');
     await stopServer(m.source.dataDir);
     await sleep(1000);
     await startServer({
@@ -136,12 +143,14 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
       port: m.source.port,
       password: m.source.password,
     });
+    await mark('source started');
     writes = startWorkload(src.server, src.db, 3);
     await sleep(2000);
     await catchUp('catch-up after the source restart');
 
     // Temporal restarts (SQLite keeps the workflow); a new worker and client connect to it.
     await client.close();
+    await mark('temporal stopping');
     await stopPid(temporalPid);
     temporalPid = await startTemporalDev(temporal);
     client = await connectClient();
@@ -174,9 +183,21 @@ describe('CDC survives killed workers, a source restart and a Temporal restart',
       } finally {
         await d.end();
       }
+      const tj = await connect(m.target, m.targetDb);
+      const journal = await tj
+        .query<{ lsn: string; seq: number; operation: string; key: unknown }>(
+          `SELECT lsn::text, seq, operation, key FROM ferry.cdc_journal
+            WHERE lsn <= $1::pg_lsn AND (key IS NULL OR key::text LIKE '%setting_02%') ORDER BY lsn DESC, seq DESC LIMIT 12`,
+          [ex.rows[0]?.commit_lsn ?? '0/0'],
+        )
+        .finally(() => tj.end());
+      history.push(
+        'target journal (newest first):',
+        ...journal.rows.map((r) => `${r.lsn}#${r.seq} ${r.operation} ${JSON.stringify(r.key)}`),
+      );
       assert.fail(
         `conflicts: ${final.lag!.conflicts}, kills after ${kills.join(', ')} ms: ${JSON.stringify(ex.rows)}\n` +
-          `source history:\n${history.join('\n')}${logFile ? `\nworker log: ${logFile}` : ''}`,
+          `events: ${events.join('; ')}\nsource history:\n${history.join('\n')}${logFile ? `\nworker log: ${logFile}` : ''}`,
       );
     }
 
