@@ -8,11 +8,13 @@ import { readSourceCatalog } from '../engine/catalog';
 import type { PgConnInfo } from '../engine/connection';
 import {
   ANY_SNAPSHOT,
+  type Segment,
   copySegment as engineCopySegment,
   createPostData as engineCreatePostData,
   createPreData as engineCreatePreData,
   ensureControlTables,
   holdSnapshot as engineHoldSnapshot,
+  withSnapshot as engineWithSnapshot,
   planSegments,
   recordedSegments,
   recordSegments,
@@ -120,6 +122,29 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
       );
     }
     return s;
+  }
+
+  /** Copy one segment under `snapshotId` (exactly once: see engine copySegment). */
+  function copyOne(
+    sourceConn: PgConnInfo,
+    targetConn: PgConnInfo,
+    migration: string,
+    table: TablePlan,
+    segment: Segment,
+    snapshotId: string,
+    signal: AbortSignal,
+    onProgress?: (p: { rows: number; bytes: number }) => void,
+  ) {
+    return engineCopySegment({
+      migration,
+      source: sourceConn,
+      target: targetConn,
+      snapshotId,
+      table,
+      segment,
+      signal,
+      ...(onProgress && { onProgress }),
+    });
   }
 
   /** Split a table into segments under `snapshotId`, and record them (and the table as loading). */
@@ -328,18 +353,9 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
           hbMs,
           () => progress,
           (signal) =>
-            engineCopySegment({
-              migration: m.name,
-              source: sourceConn,
-              target: targetConn,
-              snapshotId: snap.snapshotId,
-              table,
-              segment,
-              signal,
-              onProgress: (p) => {
-                progress = p;
-                count(input.table, p);
-              },
+            copyOne(sourceConn, targetConn, m.name, table, segment, snap.snapshotId, signal, (p) => {
+              progress = p;
+              count(input.table, p);
             }),
         );
         if (r.skipped) {
@@ -435,85 +451,150 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
         // The snapshots each table's segments were read under; undefined: not every segment is done
         // (a reload below died half way).
         const readBy = new Map<string, Set<string> | undefined>();
+        const rewritten = new Set<string>();
         for (const table of plan.tables) {
           const rows = await segmentRows(targetConn, m.name, table);
+          if (rows.some((r) => r.state === 'done' && r.rewritten)) rewritten.add(tableKey(table));
           const complete = rows.length > 0 && rows.every((r) => r.state === 'done' && r.snapshot);
           readBy.set(tableKey(table), complete ? new Set(rows.map((r) => r.snapshot!)) : undefined);
         }
         const used = new Set([...readBy.values()].flatMap((x) => [...(x ?? [])]));
-        const result = {
-          snapshots: used.size,
-          skipBefore: {} as Record<string, string>,
-          reloaded: [] as { table: string; rows: number }[],
+        const result: {
+          snapshots: number;
+          skipBefore: Record<string, string>;
+          reloaded: { table: string; rows: number }[];
+          tolerantUntil?: string;
+        } = { snapshots: used.size, skipBefore: {}, reloaded: [] };
+        const slotName = input.slotName;
+        const settleBoundaries = async (): Promise<void> => {
+          // Without CDC nothing depends on which snapshot a table was read under (see above). With CDC,
+          // even one snapshot may not be the slot's: its first holder died before any copy used it.
+          if (!slotName) return;
+          if ([...used].some((id) => !bounds.get(id)?.exact)) {
+            if (used.size <= 1) return;
+            // Exported before boundaries were recorded: only the idempotent catch-up (keyed tables) is left.
+            const current = await currentSnapshot(targetConn, m.name, input.planId);
+            if (current?.consistentLsn) result.tolerantUntil = current.consistentLsn;
+            return;
+          }
+          const slot = await slotInfo(sourceConn, slotName);
+          if (!slot?.confirmedFlushLsn) {
+            throw new FerryError(
+              ErrorType.REPLICATION_NOT_READY,
+              `slot ${slotName} of ${m.name} is gone from the source: CDC cannot follow this load; start the migration again`,
+            );
+          }
+          // Nothing streamed from the slot yet: its confirmed position is its snapshot's boundary.
+          const slotLsn = slot.confirmedFlushLsn;
+          const boundaries = new Set([slotLsn, ...[...used].map((id) => bounds.get(id)?.lsn ?? '')]);
+          result.snapshots = boundaries.size;
+          // Most loads: every table read in full under the slot's own snapshot, nothing to settle.
+          if (boundaries.size === 1 && [...readBy.values()].every((r) => r !== undefined)) return;
+          const snap = await snapshotFor(targetConn, m.name, input.planId);
+          let step = '';
+          await withHeartbeat(
+            hbMs,
+            () => ({ step }),
+            async (signal) => {
+              for (const table of plan.tables) {
+                const key = tableKey(table);
+                if (rewritten.has(key)) continue; // copied again below, under a later snapshot
+                const read = readBy.get(key);
+                // A table no segment of which was planned (no rows at all) has nothing to settle.
+                if (read === undefined && !(await segmentRows(targetConn, m.name, table)).length) continue;
+                let ids = [...(read ?? [])];
+                if (read === undefined || ids.length > 1) {
+                  step = `reloading ${key} under snapshot ${snap.snapshotId}`;
+                  await resetTableLoad(targetConn, m.name, table);
+                  const segments = await planTable(
+                    sourceConn,
+                    targetConn,
+                    m.name,
+                    catalog,
+                    table,
+                    snap.snapshotId,
+                  );
+                  let rows = 0;
+                  for (const segment of segments) {
+                    const r = await copyOne(
+                      sourceConn,
+                      targetConn,
+                      m.name,
+                      table,
+                      segment,
+                      snap.snapshotId,
+                      signal,
+                    );
+                    rows += r.rows;
+                  }
+                  await setTableState(targetConn, m.name, table, 'loaded', { rows });
+                  result.reloaded.push({ table: key, rows });
+                  ids = [snap.snapshotId];
+                }
+                const lsn =
+                  bounds.get(ids[0])?.lsn ?? (ids[0] === snap.snapshotId ? snap.consistentLsn : undefined);
+                if (lsn && compareLsn(lsn, slotLsn) > 0) result.skipBefore[key] = lsn;
+              }
+            },
+          );
         };
-        // Without CDC nothing depends on which snapshot a table was read under (see above). With CDC,
-        // even one snapshot may not be the slot's: its first holder died before any copy used it.
-        if (!input.slotName) return result;
-        if ([...used].some((id) => !bounds.get(id)?.exact)) {
-          if (used.size <= 1) return result;
-          // Exported before boundaries were recorded: only the idempotent catch-up (keyed tables) is left.
-          const current = await currentSnapshot(targetConn, m.name, input.planId);
-          return { ...result, ...(current?.consistentLsn && { tolerantUntil: current.consistentLsn }) };
-        }
-        const slot = await slotInfo(sourceConn, input.slotName);
-        if (!slot?.confirmedFlushLsn) {
-          throw new FerryError(
-            ErrorType.REPLICATION_NOT_READY,
-            `slot ${input.slotName} of ${m.name} is gone from the source: CDC cannot follow this load; start the migration again`,
+        await settleBoundaries();
+
+        // Tables truncated or rewritten on the source after the snapshot their copy read: copied again
+        // under a fresh snapshot (exact, from a temporary slot, under CDC), until one copy sees no
+        // rewrite. CDC skips, for each, what that copy holds.
+        let again = plan.tables.filter((t) => rewritten.has(tableKey(t)));
+        for (let round = 1; again.length; round++) {
+          const names = again.map(tableKey);
+          if (round > 5) {
+            throw new FerryError(
+              ErrorType.DATABASE_ERROR,
+              `${names.join(', ')} were truncated or rewritten on the source during each of 5 copies; pause ` +
+                'what truncates them (TRUNCATE, ALTER TABLE ... rewriting it) until the load is done; retrying',
+            );
+          }
+          const tmp = slotName ? `${slotName.slice(0, 44)}_r${Date.now().toString(36)}` : undefined;
+          again = await withHeartbeat(
+            hbMs,
+            () => ({ step: `copying ${names.join(', ')} again (truncated on the source during the load)` }),
+            (signal) =>
+              engineWithSnapshot(sourceConn, { temporarySlot: tmp }, async (snap) => {
+                const redo: TablePlan[] = [];
+                for (const table of again) {
+                  const key = tableKey(table);
+                  await resetTableLoad(targetConn, m.name, table);
+                  const segments = await planTable(
+                    sourceConn,
+                    targetConn,
+                    m.name,
+                    catalog,
+                    table,
+                    snap.snapshotId,
+                  );
+                  let rows = 0;
+                  let dirty = false;
+                  for (const segment of segments) {
+                    const r = await copyOne(
+                      sourceConn,
+                      targetConn,
+                      m.name,
+                      table,
+                      segment,
+                      snap.snapshotId,
+                      signal,
+                    );
+                    rows += r.rows;
+                    dirty ||= !!r.rewritten;
+                  }
+                  await setTableState(targetConn, m.name, table, 'loaded', { rows });
+                  result.reloaded.push({ table: key, rows });
+                  if (slotName && snap.consistentLsn) result.skipBefore[key] = snap.consistentLsn;
+                  if (dirty) redo.push(table);
+                }
+                return redo;
+              }),
           );
         }
-        // Nothing streamed from the slot yet: its confirmed position is its snapshot's boundary.
-        const slotLsn = slot.confirmedFlushLsn;
-        const boundaries = new Set([slotLsn, ...[...used].map((id) => bounds.get(id)?.lsn ?? '')]);
-        result.snapshots = boundaries.size;
-        // Most loads: every table read in full under the slot's own snapshot, nothing to settle.
-        if (boundaries.size === 1 && [...readBy.values()].every((r) => r !== undefined)) return result;
-        const snap = await snapshotFor(targetConn, m.name, input.planId);
-        let step = '';
-        await withHeartbeat(
-          hbMs,
-          () => ({ step }),
-          async (signal) => {
-            for (const table of plan.tables) {
-              const key = tableKey(table);
-              const read = readBy.get(key);
-              // A table no segment of which was planned (no rows at all) has nothing to settle.
-              if (read === undefined && !(await segmentRows(targetConn, m.name, table)).length) continue;
-              let ids = [...(read ?? [])];
-              if (read === undefined || ids.length > 1) {
-                step = `reloading ${key} under snapshot ${snap.snapshotId}`;
-                await resetTableLoad(targetConn, m.name, table);
-                const segments = await planTable(
-                  sourceConn,
-                  targetConn,
-                  m.name,
-                  catalog,
-                  table,
-                  snap.snapshotId,
-                );
-                let rows = 0;
-                for (const segment of segments) {
-                  const r = await engineCopySegment({
-                    migration: m.name,
-                    source: sourceConn,
-                    target: targetConn,
-                    snapshotId: snap.snapshotId,
-                    table,
-                    segment,
-                    signal,
-                  });
-                  rows += r.rows;
-                }
-                await setTableState(targetConn, m.name, table, 'loaded', { rows });
-                result.reloaded.push({ table: key, rows });
-                ids = [snap.snapshotId];
-              }
-              const lsn =
-                bounds.get(ids[0])?.lsn ?? (ids[0] === snap.snapshotId ? snap.consistentLsn : undefined);
-              if (lsn && compareLsn(lsn, slotLsn) > 0) result.skipBefore[key] = lsn;
-            }
-          },
-        );
         return result;
       }, input.migration);
     },

@@ -173,24 +173,39 @@ export async function fullLoad(input: FullLoadInput): Promise<FullLoadStatus> {
           ...(moved.length && { skipBefore: settled.skipBefore }),
           ...(settled.tolerantUntil && { tolerantUntil: settled.tolerantUntil }),
         };
-        if (settled.snapshots > 1 || moved.length || settled.reloaded.length) {
-          const reloaded = settled.reloaded.map((r) => `${r.table} (${r.rows} rows)`).join(', ');
-          state.addFinding(
-            `info: the snapshot holder restarted (${settled.snapshots} snapshots): ` +
-              (settled.tolerantUntil
-                ? `CDC replays from slot ${prep.cdc.slotName} idempotently up to ${settled.tolerantUntil}`
-                : `${moved.length} table(s) were read under a later snapshot than slot ${prep.cdc.slotName}'s; CDC ` +
-                  `skips, for each, exactly the transactions its copy already holds` +
-                  (reloaded
-                    ? `; copied again whole, as their segments read different snapshots: ${reloaded}`
-                    : '')),
-          );
-        }
+        const reloaded = settled.reloaded.map((r) => `${r.table} (${r.rows} rows)`).join(', ');
+        const parts = [
+          ...(settled.snapshots > 1
+            ? [`the snapshot holder restarted (${settled.snapshots} snapshots)`]
+            : []),
+          ...(settled.tolerantUntil
+            ? [`CDC replays from slot ${prep.cdc.slotName} idempotently up to ${settled.tolerantUntil}`]
+            : []),
+          ...(moved.length
+            ? [
+                `${moved.length} table(s) were read under a later snapshot than slot ${prep.cdc.slotName}'s; CDC ` +
+                  'skips, for each, exactly the transactions its copy already holds',
+              ]
+            : []),
+          ...(reloaded
+            ? [
+                'copied again whole (their segments read different snapshots, or the source truncated them ' +
+                  `during the load): ${reloaded}`,
+              ]
+            : []),
+        ];
+        if (parts.length) state.addFinding(`info: ${parts.join('; ')}`);
       } else if (settled.snapshots > 1) {
         state.addFinding(
           `warning: the snapshot holder restarted (${settled.snapshots} snapshots): segments copied after a restart ` +
             'read a later point in time than those before, so a source written to during the load is not copied as ' +
             'of one instant; rerun the load on a quiet source, or use full-load-and-cdc, which settles it exactly',
+        );
+      }
+      if (!prep.cdc && settled.reloaded.length) {
+        state.addFinding(
+          `warning: truncated on the source during the load, so copied again under a later snapshot: ` +
+            settled.reloaded.map((r) => `${r.table} (${r.rows} rows)`).join(', '),
         );
       }
     } else {

@@ -233,6 +233,25 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
   };
 
   /**
+   * Run `fn` on a source frozen with `freezeState`. Compensation: if it fails (or a fallback cancels it),
+   * the source takes writes again, even under cancellation, and the error goes on.
+   */
+  const whileFrozen = async <T>(
+    freezeState: Parameters<typeof quick.unfreezeSource>[0]['state'],
+    fn: () => Promise<T>,
+  ): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      await CancellationScope.nonCancellable(() =>
+        quick.unfreezeSource({ migration: input.migration, state: freezeState }),
+      ).catch(() => undefined);
+      status.cutover = { ...status.cutover!, freezeState: undefined };
+      throw err;
+    }
+  };
+
+  /**
    * Full load only (no CDC): the data moves while the source is frozen, so the write freeze lasts the
    * load. Gate `cutover` first (the approver accepts that downtime), then the freeze and a dump of the
    * frozen source (the restore point), the full load and its validation, sequences, the switch. Any
@@ -247,7 +266,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
     const frozen = await long.freezeForLoad({ migration: input.migration, runId: info.runId });
     status.cutover = frozen.view;
     status.restorePoint = frozen.restorePoint;
-    try {
+    await whileFrozen(frozen.view.freezeState!, async () => {
       setPhase('full-load');
       status.fullLoadWorkflowId = `full-load-${input.migration}`;
       const load = await executeChild(fullLoad, {
@@ -268,14 +287,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
         view: frozen.view,
         validation: { mismatches: v?.mismatches ?? 0, pending: v?.pending ?? 0 },
       });
-    } catch (err) {
-      // Compensation, even when cancelled by a fallback: the source takes writes again.
-      await CancellationScope.nonCancellable(() =>
-        quick.unfreezeSource({ migration: input.migration, state: frozen.view.freezeState! }),
-      ).catch(() => undefined);
-      status.cutover = { ...status.cutover!, freezeState: undefined };
-      throw err;
-    }
+    });
   };
 
   /** Full load only, after the switch: no reverse replication; the way back is the frozen source. */
@@ -364,7 +376,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
     const frozen = await long.freezeForLoad({ migration: input.migration, runId: info.runId });
     status.cutover = frozen.view;
     status.restorePoint = frozen.restorePoint;
-    try {
+    await whileFrozen(frozen.view.freezeState!, async () => {
       setPhase('full-load');
       await quick.dmsStartTask({ migration: input.migration, taskArn });
       const { tables: _t, ...loaded } = await long.dmsWatchTask({
@@ -399,14 +411,7 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
         view: frozen.view,
         validation: { mismatches: v.mismatched, pending: v.pending },
       });
-    } catch (err) {
-      // Compensation, even when cancelled by a fallback: the source takes writes again.
-      await CancellationScope.nonCancellable(() =>
-        quick.unfreezeSource({ migration: input.migration, state: frozen.view.freezeState! }),
-      ).catch(() => undefined);
-      status.cutover = { ...status.cutover!, freezeState: undefined };
-      throw err;
-    }
+    });
   };
 
   /**
@@ -471,26 +476,20 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
       }
       const drained = await long.freezeAndDrain({ migration: input.migration, slotName: slot.slotName });
       status.cutover = drained;
-      try {
+      await whileFrozen(drained.freezeState!, async () => {
         const { tables: _c, ...last } = await long.dmsWatchTask({
           migration: input.migration,
           taskArn,
           until: 'full-load-done',
         });
-        status.dms.task = last;
+        status.dms!.task = last;
         await long.dmsStopTask({ migration: input.migration, taskArn });
         status.cutover = await long.finishLoadCutover({
           migration: input.migration,
           view: drained,
           validation: { mismatches: last.validation.mismatched, pending: last.validation.pending },
         });
-      } catch (err) {
-        await CancellationScope.nonCancellable(() =>
-          quick.unfreezeSource({ migration: input.migration, state: drained.freezeState! }),
-        ).catch(() => undefined);
-        status.cutover = { ...status.cutover, freezeState: undefined };
-        throw err;
-      }
+      });
     } catch (err) {
       await teardownDms().catch((e) => status.findings.push(`error: AWS DMS teardown: ${errorMessage(e)}`));
       throw err;

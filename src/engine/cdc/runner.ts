@@ -257,6 +257,7 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
     );
     const suspended = new Set<TableKey>(susp.map((r) => r.table_name));
     const startLsn = stored?.appliedLsn ?? opts.startLsn ?? '0/0';
+    if (process.env.FERRY_CDC_TRACE) process.stderr.write(`[trace] stream from ${startLsn}\n`);
     totals.appliedLsn = startLsn;
     confirmed = startLsn;
     if (stored) {
@@ -540,11 +541,21 @@ export async function runCdc(opts: RunCdcOptions): Promise<CdcProgress> {
       }
       applying = true;
       const t0 = Date.now();
+      if (process.env.FERRY_CDC_TRACE) {
+        for (const t of batch) {
+          const truncates = t.changes.filter((c) => c.kind === 'truncate').length;
+          if (truncates)
+            process.stderr.write(
+              `[trace] txn commit=${t.commitLsn} truncates=${truncates} changes=${t.changes.length}\n`,
+            );
+        }
+      }
       try {
         await applyBatch(batch, isTolerant(first));
         if (process.env.FERRY_CDC_TRACE)
           process.stderr.write(
-            `[trace] batch txns=${batch.length} changes=${count} queue=${queue.length} ms=${Date.now() - t0} recv=${stream.receivedLsn}\n`,
+            `[trace] batch txns=${batch.length} changes=${count} queue=${queue.length} ms=${Date.now() - t0} recv=${stream.receivedLsn} ` +
+              `commits=${batch[0].commitLsn}..${batch[batch.length - 1].commitLsn}\n`,
           );
       } finally {
         applying = false;

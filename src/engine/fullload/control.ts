@@ -57,7 +57,10 @@ CREATE TABLE IF NOT EXISTS ferry.load_segments (
   started_at timestamptz,
   finished_at timestamptz,
   PRIMARY KEY (migration, source_schema, source_table, segment)
-);`;
+);
+-- The relation was truncated or rewritten on the source after the snapshot the segment read: its copy
+-- is empty or partial and must be taken again (settleSnapshots).
+ALTER TABLE ferry.load_segments ADD COLUMN IF NOT EXISTS rewritten boolean NOT NULL DEFAULT false;`;
 
 /**
  * Create the control schema and tables if missing. Safe to call from many workers at once: an advisory
@@ -100,6 +103,7 @@ export interface SegmentRow {
   truncated: Record<string, number> | null;
   snapshot: string | null;
   attempt: number;
+  rewritten: boolean;
 }
 
 function sameSegment(row: SegmentRow, k: SegmentKey): boolean {
@@ -243,14 +247,22 @@ export async function claimSegment(c: Client, k: SegmentKey): Promise<'done' | '
 export async function completeSegment(
   c: Client,
   k: SegmentKey,
-  r: { rows: number; bytes: number; format: string; truncated: Record<string, number> },
+  r: { rows: number; bytes: number; format: string; truncated: Record<string, number>; rewritten?: boolean },
 ): Promise<void> {
   await c.query(
     `UPDATE ferry.load_segments
-        SET state = 'done', rows = $5, bytes = $6, format = $7, truncated = $8, snapshot = $9,
+        SET state = 'done', rows = $5, bytes = $6, format = $7, truncated = $8, snapshot = $9, rewritten = $10,
             finished_at = clock_timestamp()
       WHERE ${KEY_WHERE} AND segment = $4`,
-    [...keyParams(k), r.rows, r.bytes, r.format, JSON.stringify(r.truncated), k.snapshot ?? null],
+    [
+      ...keyParams(k),
+      r.rows,
+      r.bytes,
+      r.format,
+      JSON.stringify(r.truncated),
+      k.snapshot ?? null,
+      r.rewritten ?? false,
+    ],
   );
 }
 

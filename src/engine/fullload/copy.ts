@@ -11,7 +11,7 @@ import { type PgConnInfo, classifyPgError, connectPg, describeEndpoint } from '.
 import { displayName, qualify, quoteIdent } from '../ident';
 import { type SegmentKey, claimSegment, completeSegment, registerSegment } from './control';
 import { type Endpoint, Sessions, closeHard, connOf, socketOf } from './pool';
-import { type Segment, relationSql } from './segments';
+import { type Segment, relationSql, segmentRelation } from './segments';
 import { beginSnapshotTransaction } from './snapshot';
 import { andPredicates, filterSql } from './sql';
 
@@ -45,6 +45,12 @@ export interface CopySegmentResult {
   /** Target column → number of values truncated (or, for json/jsonb/xml, set NULL) by limited LOB mode. */
   truncated: Record<string, number>;
   skipped?: 'already-done';
+  /**
+   * The relation was truncated (or rewritten by ALTER TABLE) on the source after the snapshot: TRUNCATE
+   * is not MVCC-safe, so the copy read it empty or partly. Recorded on the segment; copy it again under
+   * a later snapshot (settleSnapshots does).
+   */
+  rewritten?: boolean;
 }
 
 /** Read-ahead on each side: big enough that a slow side does not stall the other on every chunk. */
@@ -165,6 +171,9 @@ export async function copySegment(opts: CopySegmentOptions): Promise<CopySegment
       intervalMs: opts.progressIntervalMs ?? 1000,
       rowsPerByte: table.bytes > 0 && table.estimatedRows > 0 ? table.estimatedRows / table.bytes : 0,
     });
+    // Still in the snapshot's transaction, with the COPY's lock held: is the relation the snapshot saw
+    // (its pg_class row) still the one on disk (the current catalog)?
+    const rewritten = opts.snapshotId ? await rewrittenSince(source, segmentRelation(table, segment)) : false;
     await source.query('COMMIT');
     side = 'target';
     // The source's COPY tag has arrived by now (COMMIT queued behind it); both sides must agree.
@@ -175,7 +184,13 @@ export async function copySegment(opts: CopySegmentOptions): Promise<CopySegment
           `but the source sent ${copied.sourceRows()}; the segment was rolled back and is retried`,
       );
     }
-    await completeSegment(target, key, { rows: copied.rows, bytes: copied.bytes, format, truncated });
+    await completeSegment(target, key, {
+      rows: copied.rows,
+      bytes: copied.bytes,
+      format,
+      truncated,
+      rewritten,
+    });
     await target.query('COMMIT');
     targetInTx = false;
     reusable = true;
@@ -188,6 +203,7 @@ export async function copySegment(opts: CopySegmentOptions): Promise<CopySegment
       truncated,
     };
     if (described.textReason) result.formatReason = described.textReason;
+    if (rewritten) result.rewritten = true;
     return result;
   } catch (err) {
     if (targetInTx) await target.query('ROLLBACK').catch(() => undefined);
@@ -504,4 +520,19 @@ async function stream(
     if (timer) clearInterval(timer);
   }
   return { rows: into.rowCount, bytes: meter.bytes, sourceRows: () => out.rowCount };
+}
+
+/**
+ * Inside a snapshot transaction that has read `relation`: was it (or one of its partitions) truncated or
+ * rewritten after the snapshot? The pg_class row read under the snapshot names the file the snapshot
+ * saw; pg_relation_filenode reads the current catalog.
+ */
+async function rewrittenSince(source: Client, relation: string): Promise<boolean> {
+  const { rows } = await source.query<{ changed: boolean | null }>(
+    `SELECT bool_or(c.relfilenode <> 0 AND c.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_filenode(c.oid)) AS changed
+       FROM (SELECT $1::regclass AS relid UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::regclass)) p
+       JOIN pg_catalog.pg_class c ON c.oid = p.relid`,
+    [relation],
+  );
+  return rows[0]?.changed === true;
 }

@@ -6,6 +6,7 @@ export {
   beginSnapshotTransaction,
   dropSlot,
   holdSnapshot,
+  withSnapshot,
 } from './snapshot';
 export { type Segment, planSegments, relationSql, segmentRelation } from './segments';
 export {

@@ -233,3 +233,35 @@ export async function dropSlot(
     await client.end().catch(() => undefined);
   }
 }
+
+/**
+ * Export a snapshot (from a temporary slot when `temporarySlot` is given: an exact WAL boundary), run
+ * `fn` while it is held, and release it.
+ */
+export async function withSnapshot<T>(
+  conn: PgConnInfo,
+  opts: { temporarySlot?: string },
+  fn: (s: ExportedSnapshot) => Promise<T>,
+): Promise<T> {
+  const release = new AbortController();
+  let ready: (s: ExportedSnapshot) => void = () => undefined;
+  const exported = new Promise<ExportedSnapshot>((r) => (ready = r));
+  const held = holdSnapshot(conn, {
+    temporarySlot: opts.temporarySlot,
+    signal: release.signal,
+    onReady: ready,
+  });
+  held.catch(() => undefined);
+  try {
+    const snap = await Promise.race([
+      exported,
+      held.then(() =>
+        Promise.reject(new Error('the snapshot holder ended before the snapshot was exported')),
+      ),
+    ]);
+    return await fn(snap);
+  } finally {
+    release.abort();
+    await held.catch(() => undefined);
+  }
+}
