@@ -22,11 +22,15 @@ import {
   type WaitProgress,
   awsErrorName,
   createClusterSnapshot,
+  createdByFerry,
   deleteEndpoint,
   deleteReplicationInstance,
   deleteReplicationTask,
   describeReplicationTask,
   errorMessage,
+  findEndpoint,
+  findReplicationInstance,
+  findReplicationTask,
   fullLoadFinished,
   isRetryable,
   poll,
@@ -450,6 +454,42 @@ export function createDmsActivities(deps: DmsActivityDeps) {
     },
 
     /**
+     * After a provisioning that failed half way (a connection test failed, an instance never came up):
+     * the resources of this migration's identifiers that exist, each marked created only when its tags
+     * say Ferry created it for this migration, for dmsTeardown. A missing one has no ARN.
+     */
+    async dmsFindResources(input: { migration: string }): Promise<DmsResources> {
+      return run(input.migration, async () => {
+        const { spec, clients } = await open(input.migration);
+        const dms = clients.dms;
+        const ref = async (identifier: string, arn: string | undefined): Promise<DmsResourceRef> => ({
+          arn: arn ?? '',
+          identifier,
+          created: !!arn && (await createdByFerry(dms, arn, input.migration, retry())),
+        });
+        return {
+          region: spec.region,
+          instance: await ref(
+            spec.instance.identifier,
+            (await findReplicationInstance(dms, spec.instance.identifier, retry()))?.ReplicationInstanceArn,
+          ),
+          source: await ref(
+            spec.source.identifier,
+            (await findEndpoint(dms, spec.source.identifier, retry()))?.EndpointArn,
+          ),
+          target: await ref(
+            spec.target.identifier,
+            (await findEndpoint(dms, spec.target.identifier, retry()))?.EndpointArn,
+          ),
+          task: await ref(
+            spec.task.identifier,
+            (await findReplicationTask(dms, spec.task.identifier, retry()))?.ReplicationTaskArn,
+          ),
+        };
+      });
+    },
+
+    /**
      * Compensation: task → target endpoint → source endpoint → instance, deleting only what Ferry
      * created (the adapter checks the tags too). Idempotent: what is gone counts as done. A retryable
      * error fails the attempt (the retry starts over and skips what is gone); any other is reported as
@@ -471,6 +511,11 @@ export function createDmsActivities(deps: DmsActivityDeps) {
             ref: DmsResourceRef,
             del: () => Promise<{ deleted: boolean; reason?: string }>,
           ): Promise<boolean> => {
+            if (!ref.arn) {
+              // Never created (provisioning failed before it).
+              steps.push({ name, detail: `not created (${ref.identifier})` });
+              return true;
+            }
             try {
               const r = await del();
               const detail = r.deleted

@@ -11,6 +11,7 @@ import {
   isCancellation,
   executeChild,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -422,7 +423,19 @@ export async function migration(input: MigrationInput): Promise<MigrationStatus>
    * sequences and the switch as for the native engine. Full load only: dmsLoadUnderFreeze after provision.
    */
   const onAwsDms = async () => {
-    const res = await long.dmsProvision({ migration: input.migration });
+    let res: DmsResources;
+    try {
+      res = await long.dmsProvision({ migration: input.migration });
+    } catch (err) {
+      // Half provisioned (a connection test failed...): delete what Ferry created of it.
+      if (patched('dms-provision-teardown')) {
+        await CancellationScope.nonCancellable(async () => {
+          status.dms = { resources: await long.dmsFindResources({ migration: input.migration }) };
+          await teardownDms();
+        }).catch((e) => status.findings.push(`error: AWS DMS teardown: ${errorMessage(e)}`));
+      }
+      throw err;
+    }
     status.dms = { resources: res };
     for (const f of res.assessment?.findings ?? []) {
       status.findings.push(`${f.severity}: AWS DMS assessment ${f.id} [${f.object}]: ${f.message}`);

@@ -121,7 +121,7 @@ export class FakeAws {
   readonly runs = new Map<string, Resource>();
   readonly snapshots = new Map<string, Resource>();
   readonly clusters = new Map<string, Resource>();
-  /** Per endpoint ARN: LastFailureMessage to fail its connection test with. */
+  /** Per endpoint ARN (or endpoint type, 'SOURCE' / 'TARGET'): LastFailureMessage to fail its connection test with. */
   readonly connectionFailures = new Map<string, string>();
   readonly connections = new Map<string, { status: string; pending: number; message?: string }>();
   /** Statuses a started task goes through (last one sticks), with StopReason/LastFailureMessage. */
@@ -309,7 +309,11 @@ export class FakeAws {
 
     this.on('dms', TestConnectionCommand, (input: TestConnectionCommandInput) => {
       const key = `${input.ReplicationInstanceArn}|${input.EndpointArn}`;
-      const failure = this.connectionFailures.get(input.EndpointArn ?? '');
+      // By ARN, or by endpoint type ('SOURCE' / 'TARGET') when the test cannot know the ARN beforehand.
+      const endpoint = this.find(this.endpoints, 'arn', input.EndpointArn);
+      const failure =
+        this.connectionFailures.get(input.EndpointArn ?? '') ??
+        this.connectionFailures.get(String(endpoint?.data.EndpointType ?? ''));
       this.connections.set(key, {
         status: failure ? 'failed' : 'successful',
         pending: this.transitions,

@@ -88,6 +88,50 @@ describe('migration workflow on engine aws-dms, failures (fake AWS, real Tempora
     assert.equal(await rb.sourceWritable(), true, 'the source must take writes after a failed migration');
   });
 
+  it('a failed TestConnection fails provisioning with the advice, before any task; what was created is deleted', async () => {
+    rb = await dmsRunbook({ label: 'dmsf-conn', slotName: 'dmsf_conn_slot' });
+    const { fake, client, id } = rb;
+    // The database refuses DMS's credentials: no retry can fix that (an unreachable host is retried).
+    fake.connectionFailures.set(
+      'SOURCE',
+      'Test connection for endpoint failed: Application-Status: 1020912, Application-Message: Cannot connect to ODBC ' +
+        'provider ODBC general error., Application-Detailed-Message: RetCode: SQL_ERROR SqlState: 08001 ' +
+        'NativeError: 101 Message: FATAL: password authentication failed for user "dms"',
+    );
+    const worker = await rb.worker();
+    const { st, failure } = await worker.runUntil(async () => {
+      await rb!.start();
+      const st = await rb!.drive(async (s) =>
+        assert.ok(
+          !s.pendingGate,
+          `gate ${s.pendingGate?.name} opened: the failed connection test was missed; ` +
+            fake.log.map((x) => x.command).join(' '),
+        ),
+      );
+      const failure = await client
+        .handle(id)
+        .result()
+        .then(
+          () => assert.fail('the migration workflow completed; it should have failed'),
+          (e: unknown) => e,
+        );
+      return { st, failure };
+    });
+    assert.ok(failure instanceof WorkflowFailedError, String(failure));
+    const cause = failure.cause;
+    assert.ok(cause instanceof ApplicationFailure, String(cause));
+    assert.equal(cause.type, 'AUTH_FAILED', cause.message);
+    // The message names the endpoint and says what to fix.
+    assert.match(cause.message, /connection test of endpoint .*source/i);
+    assert.match(cause.message, /Secrets Manager secret/);
+    assert.equal(st.phase, 'failed');
+    assert.equal(fake.sent('CreateReplicationTask').length, 0, 'no task before both endpoints connect');
+    assert.equal(fake.sent('StartReplicationTask').length, 0);
+    // What provisioning created is deleted; nothing else is left.
+    assert.equal(fake.tasks.size + fake.endpoints.size + fake.instances.size, 0, JSON.stringify(deletes(rb)));
+    assert.equal(await rb.sourceWritable(), true);
+  });
+
   it('a fallback at the cutover gate deletes the endpoints and task Ferry created and keeps the adopted instance', async () => {
     rb = await dmsRunbook({
       label: 'dmsf-fallback',
