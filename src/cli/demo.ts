@@ -42,12 +42,17 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
   const id = migrationWorkflowId(stack.DEMO_MIGRATION);
   const ui = (wf: string) => `${info.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${wf}`;
 
-  // A demo interrupted earlier left its migration running: pick it up. One that ended left a migrated
-  // (frozen) source: start again from a fresh sample.
+  // A demo interrupted earlier left its migration running: pick it up. Otherwise start from a fresh
+  // sample: one that ended left a migrated (frozen) source, and a sample not just seeded may have been
+  // migrated by a run whose history this Temporal server no longer has.
   const prev = await client.describe(id).catch(() => undefined);
   const resume = prev?.status.name === 'RUNNING';
-  if (prev && !resume) {
-    say(`the last demo migration ended (${prev.status.name}): reseeding the source, emptying the target`);
+  if (!resume && !info.seededNow) {
+    say(
+      prev
+        ? `the last demo migration ended (${prev.status.name}): reseeding the source, emptying the target`
+        : 'starting from a fresh sample: reseeding the source, emptying the target',
+    );
     info = await stack.up({ scale: o.scale, reseed: true, resetTarget: true, log: (m) => say(`  ${m}`) });
   }
 

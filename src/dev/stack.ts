@@ -39,7 +39,15 @@ export interface StackState {
   source?: { pid: number; port: number; dataDir: string; logFile: string; major: 13 };
   target?: { pid: number; port: number; dataDir: string; logFile: string; major: 15 };
   seededScale?: number;
+  /** SEED_VERSION of the sample database's seed: an older one is reseeded. */
+  seedVersion?: number;
 }
+
+/**
+ * Bumped when the seed changes what a migration meets (e.g. REPLICA IDENTITY FULL on the key-less
+ * table, version 2): a stack seeded by an older Ferry is reseeded by the next `up`.
+ */
+export const SEED_VERSION = 2;
 
 export interface UpOptions {
   scale?: number;
@@ -57,6 +65,8 @@ export interface StackInfo {
   source: { port: number; database: string };
   target: { port: number; database: string };
   seededScale: number;
+  /** This call seeded the sample database (a fresh sample, never migrated). */
+  seededNow: boolean;
 }
 
 async function readState(p: StackPaths): Promise<StackState> {
@@ -152,10 +162,14 @@ export async function up(opts: UpOptions = {}, p: StackPaths = stackPaths()): Pr
   const target = state.target!;
 
   const scale = opts.scale ?? state.seededScale ?? 1;
-  const reseed = opts.reseed || (opts.scale !== undefined && opts.scale !== state.seededScale);
+  // Seeded by an older Ferry: the sample and whatever was migrated from it are both out of date.
+  const stale = state.seededScale !== undefined && (state.seedVersion ?? 1) !== SEED_VERSION;
+  const reseed = opts.reseed || stale || (opts.scale !== undefined && opts.scale !== state.seededScale);
+  let seededNow = false;
   await withClient(source.port, srcPw.value, 'postgres', async (c) => {
     const exists = await databaseExists(c, SAMPLE_DATABASE);
     if (exists && !reseed) return;
+    seededNow = true;
     if (exists) await dropSampleDatabase(c);
     await c.query(`CREATE DATABASE "${SAMPLE_DATABASE}"`);
     log(`seeding sample database "${SAMPLE_DATABASE}" at scale ${scale}`);
@@ -166,11 +180,12 @@ export async function up(opts: UpOptions = {}, p: StackPaths = stackPaths()): Pr
       `seeded ${summary.tables.length} tables, ${(summary.bytes / 1048576).toFixed(1)} MiB in ${summary.seconds.toFixed(1)} s`,
     );
     state.seededScale = scale;
+    state.seedVersion = SEED_VERSION;
     await writeState(p, state);
   });
   // The target database exists and is empty, as an Aurora cluster's database would be.
   await withClient(target.port, tgtPw.value, 'postgres', async (c) => {
-    if (opts.resetTarget && (await databaseExists(c, SAMPLE_DATABASE))) {
+    if ((opts.resetTarget || stale) && (await databaseExists(c, SAMPLE_DATABASE))) {
       log(`emptying the target database "${SAMPLE_DATABASE}"`);
       await dropSampleDatabase(c);
     }
@@ -178,10 +193,10 @@ export async function up(opts: UpOptions = {}, p: StackPaths = stackPaths()): Pr
   });
 
   await writeConfig(p, state, srcPw.file, tgtPw.file);
-  return info(p, state);
+  return { ...info(p, state), seededNow };
 }
 
-function info(p: StackPaths, s: StackState): StackInfo {
+function info(p: StackPaths, s: StackState): Omit<StackInfo, 'seededNow'> {
   return {
     configPath: p.config,
     temporalAddress: `127.0.0.1:${s.temporal!.port}`,
