@@ -147,6 +147,32 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
     });
   }
 
+  /**
+   * Empty a table on the target and copy it again whole under `snapshotId`; `rewritten`: the source
+   * truncated it after that snapshot too (see copySegment).
+   */
+  async function reloadTable(
+    sourceConn: PgConnInfo,
+    targetConn: PgConnInfo,
+    migration: string,
+    catalog: SourceCatalog,
+    table: TablePlan,
+    snapshotId: string,
+    signal: AbortSignal,
+  ): Promise<{ rows: number; rewritten: boolean }> {
+    await resetTableLoad(targetConn, migration, table);
+    const segments = await planTable(sourceConn, targetConn, migration, catalog, table, snapshotId);
+    let rows = 0;
+    let rewritten = false;
+    for (const segment of segments) {
+      const r = await copyOne(sourceConn, targetConn, migration, table, segment, snapshotId, signal);
+      rows += r.rows;
+      rewritten ||= !!r.rewritten;
+    }
+    await setTableState(targetConn, migration, table, 'loaded', { rows });
+    return { rows, rewritten };
+  }
+
   /** Split a table into segments under `snapshotId`, and record them (and the table as loading). */
   async function planTable(
     sourceConn: PgConnInfo,
@@ -505,30 +531,17 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
                 let ids = [...(read ?? [])];
                 if (read === undefined || ids.length > 1) {
                   step = `reloading ${key} under snapshot ${snap.snapshotId}`;
-                  await resetTableLoad(targetConn, m.name, table);
-                  const segments = await planTable(
+                  const { rows, rewritten: dirty } = await reloadTable(
                     sourceConn,
                     targetConn,
                     m.name,
                     catalog,
                     table,
                     snap.snapshotId,
+                    signal,
                   );
-                  let rows = 0;
-                  for (const segment of segments) {
-                    const r = await copyOne(
-                      sourceConn,
-                      targetConn,
-                      m.name,
-                      table,
-                      segment,
-                      snap.snapshotId,
-                      signal,
-                    );
-                    rows += r.rows;
-                  }
-                  await setTableState(targetConn, m.name, table, 'loaded', { rows });
                   result.reloaded.push({ table: key, rows });
+                  if (dirty) rewritten.add(key); // truncated since this snapshot too: again below
                   ids = [snap.snapshotId];
                 }
                 const lsn =
@@ -562,31 +575,15 @@ export function createFullLoadActivities(deps: FullLoadActivityDeps) {
                 const redo: TablePlan[] = [];
                 for (const table of again) {
                   const key = tableKey(table);
-                  await resetTableLoad(targetConn, m.name, table);
-                  const segments = await planTable(
+                  const { rows, rewritten: dirty } = await reloadTable(
                     sourceConn,
                     targetConn,
                     m.name,
                     catalog,
                     table,
                     snap.snapshotId,
+                    signal,
                   );
-                  let rows = 0;
-                  let dirty = false;
-                  for (const segment of segments) {
-                    const r = await copyOne(
-                      sourceConn,
-                      targetConn,
-                      m.name,
-                      table,
-                      segment,
-                      snap.snapshotId,
-                      signal,
-                    );
-                    rows += r.rows;
-                    dirty ||= !!r.rewritten;
-                  }
-                  await setTableState(targetConn, m.name, table, 'loaded', { rows });
                   result.reloaded.push({ table: key, rows });
                   if (slotName && snap.consistentLsn) result.skipBefore[key] = snap.consistentLsn;
                   if (dirty) redo.push(table);
