@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { mockClient } from 'aws-sdk-client-mock';
 import YAML from 'yaml';
@@ -42,6 +44,13 @@ export interface DmsRunbook {
    * decide, a fallback to ask for). Needs a running worker. Returns the final status.
    */
   drive(onStatus?: (s: MigrationStatus) => Promise<void>): Promise<MigrationStatus>;
+  /**
+   * With a new worker: start the migration, drive it, and expect it to fail. Returns the final status
+   * and the workflow's failure cause (asserted to be an ApplicationFailure).
+   */
+  runToFailure(
+    onStatus?: (s: MigrationStatus) => Promise<void>,
+  ): Promise<{ st: MigrationStatus; cause: ApplicationFailure }>;
   /** An onStatus for drive: approve the cutover gate as alice once it is pending. */
   approveCutover: (s: MigrationStatus) => Promise<void>;
   /** Whether the source database takes writes (an update of one row, rolled back). */
@@ -178,6 +187,24 @@ export async function dmsRunbook(opts: {
           await sleep(250);
         }
         return client.migrationStatus(id);
+      },
+      runToFailure: async (onStatus) => {
+        const worker = await rb.worker();
+        const { st, failure } = await worker.runUntil(async () => {
+          await rb.start();
+          const st = await rb.drive(onStatus);
+          const failure = await client
+            .handle(id)
+            .result()
+            .then(
+              () => assert.fail('the migration workflow completed; it should have failed'),
+              (e: unknown) => e,
+            );
+          return { st, failure };
+        });
+        assert.ok(failure instanceof WorkflowFailedError, String(failure));
+        assert.ok(failure.cause instanceof ApplicationFailure, String(failure.cause));
+        return { st, cause: failure.cause };
       },
       approveCutover: async (s) => {
         if (s.pendingGate?.name === 'cutover') {

@@ -3,8 +3,6 @@
 // cutover gate with an operator's replication instance adopted, a worker stopped while provisioning
 // waits for the instance, and AWS throttling. Each ends with what Ferry created deleted, and only that.
 import assert from 'node:assert/strict';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { dmsRunbook, type DmsRunbook, sleep } from '../support/dms-runbook';
 
 /** The commands of the delete requests, in order. */
@@ -27,7 +25,7 @@ describe('migration workflow on engine aws-dms, failures (fake AWS, real Tempora
 
   it('a replication task that stops with a failure fails the migration with DMS_TASK_FAILED and deletes what Ferry created', async () => {
     rb = await dmsRunbook({ label: 'dmsf-task', slotName: 'dmsf_task_slot' });
-    const { fake, client, id } = rb;
+    const { fake } = rb;
     fake.taskRun = [
       { status: 'starting' },
       { status: 'running', stats: { FullLoadProgressPercent: 20, TablesLoading: 2, TablesErrored: 0 } },
@@ -39,26 +37,11 @@ describe('migration workflow on engine aws-dms, failures (fake AWS, real Tempora
         stats: { FullLoadProgressPercent: 20, TablesErrored: 2 },
       },
     ];
-    const worker = await rb.worker();
-    const { st, failure } = await worker.runUntil(async () => {
-      await rb!.start();
-      const st = await rb!.drive(async (s) =>
-        assert.ok(!s.pendingGate, `gate ${s.pendingGate?.name} opened: the task failure was missed`),
-      );
-      const failure = await client
-        .handle(id)
-        .result()
-        .then(
-          () => assert.fail('the migration workflow completed; it should have failed'),
-          (e: unknown) => e,
-        );
-      return { st, failure };
-    });
+    const { st, cause } = await rb.runToFailure(async (s) =>
+      assert.ok(!s.pendingGate, `gate ${s.pendingGate?.name} opened: the task failure was missed`),
+    );
 
     // The workflow failed, with the task's error type and a message naming stop reason and failure.
-    assert.ok(failure instanceof WorkflowFailedError, String(failure));
-    const cause = failure.cause;
-    assert.ok(cause instanceof ApplicationFailure, String(cause));
     assert.equal(cause.type, 'DMS_TASK_FAILED', cause.message);
     assert.match(cause.message, /failed in phase full-load/);
     assert.match(cause.message, /stop reason FATAL_ERROR/);
@@ -90,7 +73,7 @@ describe('migration workflow on engine aws-dms, failures (fake AWS, real Tempora
 
   it('a failed TestConnection fails provisioning with the advice, before any task; what was created is deleted', async () => {
     rb = await dmsRunbook({ label: 'dmsf-conn', slotName: 'dmsf_conn_slot' });
-    const { fake, client, id } = rb;
+    const { fake } = rb;
     // The database refuses DMS's credentials: no retry can fix that (an unreachable host is retried).
     fake.connectionFailures.set(
       'SOURCE',
@@ -98,28 +81,13 @@ describe('migration workflow on engine aws-dms, failures (fake AWS, real Tempora
         'provider ODBC general error., Application-Detailed-Message: RetCode: SQL_ERROR SqlState: 08001 ' +
         'NativeError: 101 Message: FATAL: password authentication failed for user "dms"',
     );
-    const worker = await rb.worker();
-    const { st, failure } = await worker.runUntil(async () => {
-      await rb!.start();
-      const st = await rb!.drive(async (s) =>
-        assert.ok(
-          !s.pendingGate,
-          `gate ${s.pendingGate?.name} opened: the failed connection test was missed; ` +
-            fake.log.map((x) => x.command).join(' '),
-        ),
-      );
-      const failure = await client
-        .handle(id)
-        .result()
-        .then(
-          () => assert.fail('the migration workflow completed; it should have failed'),
-          (e: unknown) => e,
-        );
-      return { st, failure };
-    });
-    assert.ok(failure instanceof WorkflowFailedError, String(failure));
-    const cause = failure.cause;
-    assert.ok(cause instanceof ApplicationFailure, String(cause));
+    const { st, cause } = await rb.runToFailure(async (s) =>
+      assert.ok(
+        !s.pendingGate,
+        `gate ${s.pendingGate?.name} opened: the failed connection test was missed; ` +
+          fake.log.map((x) => x.command).join(' '),
+      ),
+    );
     assert.equal(cause.type, 'AUTH_FAILED', cause.message);
     // The message names the endpoint and says what to fix.
     assert.match(cause.message, /connection test of endpoint .*source/i);
